@@ -34,9 +34,12 @@
  * Offer toward a worker: "RTP/AVP ICE=remove DTLS=off SDES-off
  *   codec-strip=all codec-offer=<trunk codecs the worker handles>
  *   codec-transcode=PCMU codec-transcode=PCMA codec-offer=telephone-event
- *   ptime=20 replace-origin replace-session-connection".
+ *   ptime=20 replace-origin replace-session-connection"
+ * (codec-transcode only for PCMU/PCMA not among the trunk's codecs).
  * Answers: "ICE=remove replace-origin replace-session-connection"; toward
- * a carrier with sdes also the SDES-no-NULL suites.
+ * a carrier with sdes "ICE=remove SDES-no-NULL_HMAC_SHA1_80
+ * SDES-no-NULL_HMAC_SHA1_32 replace-origin replace-session-connection".
+ * -EINVAL for a trunk with no codecs or out-of-range values.
  */
 int br_media_flags(const br_trunk_t *t, int to_carrier, int is_offer,
 		int wideband, char *buf, size_t len);

@@ -155,14 +155,20 @@ void br_trunk_defaults(br_trunk_t *t);
  * failover_codes refuses 404, 486, 600 and 603 (they must never fail over)
  * and anything outside 300..699.
  * Unknown keys are an error. An empty value resets the field to its
- * default. */
+ * default. The default port follows the transport: setting transport
+ * moves a port still at the old transport's default (5060 <-> 5061) to
+ * the new one's and keeps any other port, so apply transport before port
+ * (emit writes it first) when a record may hold e.g. tls on 5060. */
 int br_trunk_set(br_trunk_t *t, const char *key, const char *val, char *err,
 		size_t errlen);
 
 /* Checks the record as a whole: id set; auth ip/both needs at least one
- * CIDR; digest/both needs username and password_enc; outbound/both needs
- * host; sips needs tls; caller-ID policies owned_or_default/fixed need
- * callerid_default; numbers in national form need country_code. */
+ * CIDR when the trunk takes inbound calls (the CIDRs are the inbound
+ * allowlist); digest/both needs username and password_enc; outbound/both
+ * needs host; sips needs tls; caller-ID policies owned_or_default/fixed
+ * need callerid_default; numbers in national form need country_code
+ * (and country code + national_length <= 15 digits); a tech_prefix_mode
+ * other than none needs tech_prefix. */
 int br_trunk_check(const br_trunk_t *t, char *err, size_t errlen);
 
 /* Emits every field in canonical text form (the form br_trunk_set

@@ -111,7 +111,11 @@ typedef struct br_ident_out {
 	uint32_t trunk; /* trunk the call is attributed to, or BR_NONE */
 	uint32_t agent; /* bound agent when outcome is BR_OK */
 	char did[BR_E164_MAX + 1]; /* normalised number, "" if none */
-	int verify_digest; /* BR_OK only: caller must verify the credentials */
+	/* set when the trunk was found by its digest username (and, for auth
+	 * both, the source is allowlisted): the caller must verify the
+	 * credentials before admitting (BR_OK), and should before giving
+	 * any other answer that depends on the trunk */
+	int verify_digest;
 } br_ident_out_t;
 
 /*
@@ -150,16 +154,18 @@ enum br_cid_result { BR_CID_KEEP = 0, BR_CID_REPLACED = 1, BR_CID_REFUSED = 2 };
 
 /* Applies the trunk's caller-ID policy to the agent's E.164 caller ID
  * 'cid' (may be "" or not E.164). Writes the caller ID to use into 'out'
- * and returns enum br_cid_result. */
+ * and returns enum br_cid_result: KEEP when 'out' equals 'cid', REFUSED
+ * with 'out' empty. */
 int br_callerid_apply(const br_snap_t *s, uint32_t trunk, const char *cid,
 		char out[BR_E164_MAX + 1]);
 
 /* ---- workers ---------------------------------------------------------- */
 
 /* The least-loaded worker that is not draining and has capacity left:
- * lowest (active + extra[i]) / capacity, ties broken by lowest active,
- * then by index. 'extra' (may be NULL) are calls this proxy sent since
- * the last registry refresh. Returns the index or BR_NONE. */
+ * lowest (active + extra[i]) / capacity, ties broken by lowest
+ * active + extra[i], then by index. 'extra' (may be NULL) are calls this
+ * proxy sent since the last registry refresh. Returns the index or
+ * BR_NONE. */
 uint32_t br_worker_pick(
 		const br_worker_t *w, const uint32_t *extra, uint32_t n);
 
