@@ -577,6 +577,39 @@ static void test_trunk_port_follows_transport(void **state)
 	tset(&t, "port", "5060");
 	assert_int_equal(t.port, 5060);
 	assert_int_equal(t.transport, BR_TP_TLS);
+
+	/* ... and also when written before it (Redis hash order is not
+	 * fixed) */
+	br_trunk_defaults(&t);
+	tset(&t, "port", "5060");
+	tset(&t, "transport", "tls");
+	assert_int_equal(t.port, 5060);
+	br_trunk_defaults(&t);
+	tset(&t, "port", "5061");
+	tset(&t, "transport", "udp");
+	assert_int_equal(t.port, 5061);
+}
+
+static int collect_port(void *ctx, const char *key, const char *val)
+{
+	if(strcmp(key, "port") == 0)
+		strcpy(ctx, val);
+	return 0;
+}
+
+static void test_trunk_port_emitted_only_when_explicit(void **state)
+{
+	br_trunk_t t;
+	char port[16];
+
+	br_trunk_defaults(&t);
+	tset(&t, "transport", "tls");
+	port[0] = 0;
+	br_trunk_emit(&t, collect_port, port);
+	assert_string_equal(port, ""); /* 5061 is tls's default: not stored */
+	tset(&t, "port", "5070");
+	br_trunk_emit(&t, collect_port, port);
+	assert_string_equal(port, "5070");
 }
 
 static void test_trunk_check(void **state)
@@ -772,8 +805,11 @@ static void test_trunk_roundtrip(void **state)
 	memset(kv, 0, sizeof(*kv));
 	br_trunk_defaults(&t);
 	assert_int_equal(br_trunk_emit(&t, collect, kv), 0);
-	assert_int_equal(kv->n, 30);
+	/* password_enc is left out when empty, port when it is the
+	 * transport's default */
+	assert_int_equal(kv->n, 29);
 	assert_null(kv_get(kv, "password_enc"));
+	assert_null(kv_get(kv, "port"));
 	assert_string_equal(
 			kv_get(kv, "failover_codes"), "408,480,500,502,503,504");
 	assert_string_equal(kv_get(kv, "codecs"), "PCMU,PCMA");
@@ -790,7 +826,7 @@ static int stop_at_port(void *ctx, const char *key, const char *val)
 	int *n = ctx;
 
 	(*n)++;
-	return strcmp(key, "port") == 0 ? 42 : 0;
+	return strcmp(key, "transport") == 0 ? 42 : 0;
 }
 
 static void test_emit_stops(void **state)
@@ -1160,6 +1196,7 @@ int main(void)
 			cmocka_unit_test(test_trunk_port_follows_transport),
 			cmocka_unit_test(test_trunk_check),
 			cmocka_unit_test(test_trunk_roundtrip),
+			cmocka_unit_test(test_trunk_port_emitted_only_when_explicit),
 			cmocka_unit_test(test_emit_stops),
 			cmocka_unit_test(test_trunk_failover_ok),
 			cmocka_unit_test(test_names),

@@ -226,6 +226,9 @@ static void test_pack_one_block(void **state)
 	assert_int_equal(t, tix(s, "t2"));
 	assert_int_equal(a, BR_NONE);
 	assert_int_equal(br_snap_trunk_by_user(s, "u2", 2), tix(s, "t2"));
+	/* DIDs bound per agent (agent deletion guard) */
+	assert_int_equal(br_snap_agent_dids(s, aix(s, "amy")), 1);
+	assert_int_equal(br_snap_agent_dids(s, aix(s, "zed")), 0);
 	release(&c);
 }
 

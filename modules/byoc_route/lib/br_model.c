@@ -1028,23 +1028,24 @@ int br_trunk_set(br_trunk_t *t, const char *key, const char *val, char *err,
 		size_t errlen)
 {
 	br_trunk_t def;
-	int old_tp, rc;
+	int rc;
 
 	if(t == NULL || key == NULL)
 		return fail(err, errlen, "missing record or key");
 	br_trunk_defaults(&def);
-	old_tp = t->transport;
 	rc = set_record(trunk_fields, NFIELDS(trunk_fields), t, &def, key, val, err,
 			errlen);
 	if(rc < 0)
 		return rc;
-	if(strcmp(key, "port") == 0 && val[0] == '\0') {
-		/* the default port depends on the transport */
-		t->port = default_port(t->transport);
-	} else if(strcmp(key, "transport") == 0 &&
-			  t->port == default_port(old_tp)) {
-		/* a port still at the old transport's default follows the
-		 * transport (5060 <-> 5061); an explicit other port is kept */
+	/* Order-independent default port: a record is applied field by field
+	 * in whatever order Redis returns a hash, so an explicit port wins
+	 * regardless of whether it comes before or after the transport, and
+	 * a port not given follows the transport (5060, or 5061 for tls). */
+	if(strcmp(key, "port") == 0) {
+		t->port_set = val[0] != '\0';
+		if(!t->port_set)
+			t->port = default_port(t->transport);
+	} else if(strcmp(key, "transport") == 0 && !t->port_set) {
 		t->port = default_port(t->transport);
 	}
 	return 0;
@@ -1125,9 +1126,28 @@ int br_trunk_check(const br_trunk_t *t, char *err, size_t errlen)
 	return 0;
 }
 
+typedef struct emit_filter {
+	const br_trunk_t *t;
+	br_emit_fn fn;
+	void *ctx;
+} emit_filter_t;
+
+/* The port is written only when it is not the transport's default, so a
+ * stored record reads back the same whatever the field order. */
+static int trunk_emit_cb(void *ctx, const char *key, const char *val)
+{
+	emit_filter_t *f = ctx;
+	if(strcmp(key, "port") == 0
+			&& f->t->port == default_port(f->t->transport))
+		return 0;
+	return f->fn(f->ctx, key, val);
+}
+
 int br_trunk_emit(const br_trunk_t *t, br_emit_fn fn, void *ctx)
 {
-	return emit_record(trunk_fields, NFIELDS(trunk_fields), t, fn, ctx);
+	emit_filter_t f = {t, fn, ctx};
+	return emit_record(trunk_fields, NFIELDS(trunk_fields), t, trunk_emit_cb,
+			&f);
 }
 
 int br_trunk_failover_ok(const br_trunk_t *t, int code)

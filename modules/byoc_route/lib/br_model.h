@@ -70,6 +70,8 @@ typedef struct br_trunk {
 	char tenant[BR_ID_MAX + 1];
 	char host[BR_HOST_MAX + 1]; /* outbound: carrier FQDN or IP */
 	uint16_t port;				/* default 5060 (5061 for tls) */
+	uint8_t port_set;			/* 1: port given explicitly (not the
+								   transport's default) */
 	uint8_t transport;			/* enum br_transport */
 	uint8_t sips;				/* 1: use sips: URIs (requires tls) */
 	uint8_t direction;			/* enum br_direction */

@@ -1015,3 +1015,13 @@ uint32_t br_worker_pick(const br_worker_t *w, const uint32_t *extra, uint32_t n)
 	}
 	return best;
 }
+
+uint32_t br_snap_agent_dids(const br_snap_t *s, uint32_t agent)
+{
+	uint32_t i, n = 0;
+
+	for(i = 0; i < s->ndids; i++)
+		if(s->dids[i].agent == agent)
+			n++;
+	return n;
+}

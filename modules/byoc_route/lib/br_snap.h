@@ -63,6 +63,9 @@ uint32_t br_snap_agent_index(const br_snap_t *s, const char *id);
  * BR_NONE when unbound) and returns 0; -ENOENT when unknown. */
 int br_snap_did(const br_snap_t *s, const char *e164, uint32_t *trunk,
 		uint32_t *agent);
+/* Number of DIDs bound to agent index 'agent' (a linear scan: for
+ * administration, not the call path). */
+uint32_t br_snap_agent_dids(const br_snap_t *s, uint32_t agent);
 /* The digest trunk (auth digest|both) with this username, or BR_NONE. */
 uint32_t br_snap_trunk_by_user(const br_snap_t *s, const char *user,
 		size_t len);

@@ -1,0 +1,127 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# harness.sh -- helpers for the integration tests: an isolated stack per
+# test (own run directory and ports), provisioning through the real RPC,
+# sipp carriers and stand-in workers, and assertions. Sourced by
+# tests/integration/*.sh, which ctest runs with BYOC_ROOT, BYOC_BUILD and
+# BYOC_TEST_SLOT set.
+set -euo pipefail
+
+. "$BYOC_ROOT/scripts/common.sh"
+
+T_NAME=$(basename "$0" .sh)
+T_SLOT=${BYOC_TEST_SLOT:-1}
+export BYOC_RUN="$BYOC_BUILD/test-run/$T_NAME"
+export BYOC_PORT_BASE=$((20000 + T_SLOT * 100))
+export BYOC_RTP_MIN=$((35000 + T_SLOT * 1000))
+T_SIPP_DIR="$BYOC_ROOT/tests/sipp"
+T_FAILS=0
+T_PIDS=()
+
+rm -rf "$BYOC_RUN"
+mkdir -p "$BYOC_RUN/log"
+stack_vars
+
+t_log() { printf '[%s] %s\n' "$T_NAME" "$*"; }
+
+t_cleanup() {
+	local p
+	for p in "${T_PIDS[@]:-}"; do
+		[ -n "$p" ] && kill "$p" 2>/dev/null || true
+	done
+	stack_down >/dev/null 2>&1 || true
+}
+trap t_cleanup EXIT
+
+fail() {
+	t_log "FAIL: $*"
+	T_FAILS=$((T_FAILS + 1))
+}
+pass() { t_log "ok: $*"; }
+
+assert_eq() { # expected actual message
+	if [ "$1" == "$2" ]; then pass "$3"; else fail "$3 (expected '$1', got '$2')"; fi
+}
+assert_match() { # regex text message
+	if printf '%s' "$2" | grep -Eq -- "$1"; then pass "$3"; else fail "$3 (no match for /$1/ in: $(printf '%s' "$2" | head -c 600))"; fi
+}
+assert_nomatch() {
+	if printf '%s' "$2" | grep -Eq -- "$1"; then fail "$3 (unexpected /$1/)"; else pass "$3"; fi
+}
+assert_le() { # a b message: a <= b
+	if [ "$1" -le "$2" ]; then pass "$3 ($1 <= $2)"; else fail "$3 ($1 > $2)"; fi
+}
+t_done() {
+	if [ "$T_FAILS" -gt 0 ]; then
+		t_log "$T_FAILS check(s) failed; logs in $BYOC_LOG_DIR"
+		exit 1
+	fi
+	t_log "all checks passed"
+	exit 0
+}
+
+t_stack_up() { stack_up >/dev/null; }
+
+# kamcmd against this stack's ctl socket. kamcmd sends anything that
+# parses as a number as an integer ("+14155550100" would overflow), so
+# numeric-looking arguments get kamcmd's "s:" string prefix.
+rpc() {
+	local a args=()
+	for a in "$@"; do
+		if [[ "$a" =~ ^[+-]?[0-9.]+$ ]]; then args+=("s:$a"); else args+=("$a"); fi
+	done
+	kamcmd -s "$BYOC_CTL_SOCKET" "${args[@]}" 2>&1
+}
+rcli() { redis-cli -p "$BYOC_REDIS_PORT" "$@"; }
+
+# Waits until the proxy loaded the current config version.
+t_wait_config() {
+	local want have n=40
+	want=$(rcli GET byoc:v1:config:version)
+	while [ $n -gt 0 ]; do
+		have=$(rpc byoc.status | sed -n 's/^\s*config_version: //p')
+		[ "$have" = "$want" ] && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	fail "config version $want not loaded (have $have)"
+}
+
+# Registers a stand-in worker in the registry, as a media worker would.
+t_register_worker() { # id ip port [capacity]
+	rcli HSET "byoc:v1:worker:$1" addr "$2" port "$3" transport udp \
+		capacity "${4:-100}" active 0 draining 0 wideband 0 >/dev/null
+	rcli EXPIRE "byoc:v1:worker:$1" 600 >/dev/null
+	rcli SADD byoc:v1:workers "$1" >/dev/null
+	wait_for 30 sh -c "kamcmd -s '$BYOC_CTL_SOCKET' byoc.workers | grep -q 'id: $1'" ||
+		fail "worker $1 not seen by the proxy"
+}
+
+# Starts a sipp UAS (stand-in worker or carrier) in the background.
+t_uas() { # name ip port scenario [extra sipp args...]
+	local name=$1 ip=$2 port=$3 sf=$4
+	shift 4
+	sipp -sf "$T_SIPP_DIR/$sf" -i "$ip" -p "$port" -nostdin \
+		-trace_msg -message_file "$BYOC_LOG_DIR/$name.msg" \
+		-trace_err -error_file "$BYOC_LOG_DIR/$name.err" "$@" \
+		>"$BYOC_LOG_DIR/$name.out" 2>&1 &
+	T_PIDS+=("$!")
+	echo "$!" >"$BYOC_RUN/uas-$name.pid"
+	sleep 0.3
+}
+
+# Runs a sipp UAC to completion; prints its exit code.
+# t_uac name src_ip scenario service [extra sipp args...]
+t_uac() {
+	local name=$1 ip=$2 sf=$3 svc=$4
+	shift 4
+	local rc=0
+	timeout 120 sipp "$BYOC_SIP_IP:$BYOC_SIP_PORT" -sf "$T_SIPP_DIR/$sf" \
+		-i "$ip" -p 0 -s "$svc" -m 1 -nostdin -timeout 30 -timeout_error \
+		-trace_msg -message_file "$BYOC_LOG_DIR/$name.msg" \
+		-trace_err -error_file "$BYOC_LOG_DIR/$name.err" "$@" \
+		>"$BYOC_LOG_DIR/$name.out" 2>&1 || rc=$?
+	echo "$rc"
+}
+
+# The messages a sipp instance exchanged.
+t_msgs() { cat "$BYOC_LOG_DIR/$1.msg" 2>/dev/null || true; }
