@@ -59,15 +59,16 @@ start_redis() {
 }
 
 start_rtpengine() {
-	# userspace only (--table=-1): no kernel module, no root needed.
+	# userspace only (--table=-1): no kernel module, no root needed;
+	# --config-file=none: ignore Debian's /etc/rtpengine/rtpengine.conf.
 	# --timeout: media silence before rtpengine gives up on a call.
-	rtpengine --table=-1 --interface="${BYOC_RTP_IP:-127.0.0.1}" \
+	rtpengine --config-file=none --table=-1 --interface="${BYOC_RTP_IP:-127.0.0.1}" \
 		--listen-ng="127.0.0.1:$BYOC_RTPE_NG_PORT" \
 		--listen-cli="127.0.0.1:$BYOC_RTPE_CLI_PORT" \
 		--port-min="$BYOC_RTP_MIN" --port-max=$((BYOC_RTP_MIN + 999)) \
 		--timeout="${BYOC_MEDIA_TIMEOUT:-60}" --silent-timeout=3600 \
 		--delete-delay=0 --num-threads=2 \
-		--foreground --log-stderr --log-level="${BYOC_RTPE_LOG_LEVEL:-5}" \
+		--foreground --log-stderr --log-level="${BYOC_RTPE_LOG_LEVEL:-6}" \
 		--pidfile="$BYOC_RUN/rtpengine.pid.d" \
 		>"$BYOC_LOG_DIR/rtpengine.log" 2>&1 &
 	echo $! >"$BYOC_RUN/rtpengine.pid"

@@ -3,21 +3,21 @@
 # Inbound admission end to end: an allowlisted carrier reaches the worker
 # with the byoc headers (spoofed ones stripped, carrier X- headers kept);
 # every refusal comes back with its documented code and reason.
-. "$BYOC_ROOT/tests/lib/harness.sh"
+. "${BYOC_ROOT:?}/tests/lib/harness.sh"
 
 t_stack_up
 WPORT=$((BYOC_PORT_BASE + 60))
 t_uas worker 127.0.1.1 $WPORT uas_worker.xml
 
-rpc byoc.trunk_set carrier-a "name=Carrier A" tenant=acme cidrs=127.0.0.2/32 \
-	direction=both host=127.0.0.2 codecs=PCMA,PCMU country_code=1 national_length=10 >/dev/null
-rpc byoc.trunk_set carrier-out tenant=acme cidrs=127.0.0.4/32 direction=outbound host=127.0.0.4 >/dev/null
-rpc byoc.trunk_set carrier-off tenant=acme cidrs=127.0.0.5/32 enabled=0 >/dev/null
-rpc byoc.agent_set agent-1 tenant=acme ws_url=ws://127.0.0.1:9/agent >/dev/null
-rpc byoc.did_import carrier-a +14155550100 +14155550101 >/dev/null
-rpc byoc.did_import carrier-out +14155550200 >/dev/null
-rpc byoc.did_import carrier-off +14155550300 >/dev/null
-for d in +14155550100 +14155550200 +14155550300; do rpc byoc.did_bind $d agent-1 >/dev/null; done
+t_rpc byoc.trunk_set carrier-a "name=Carrier A" tenant=acme cidrs=127.0.0.2/32 \
+	direction=both host=127.0.0.2 codecs=PCMA,PCMU country_code=1 national_length=10
+t_rpc byoc.trunk_set carrier-out tenant=acme cidrs=127.0.0.4/32 direction=outbound host=127.0.0.4
+t_rpc byoc.trunk_set carrier-off tenant=acme cidrs=127.0.0.5/32 direction=inbound enabled=0
+t_rpc byoc.agent_set agent-1 tenant=acme ws_url=ws://127.0.0.1:9/agent
+t_rpc byoc.did_import carrier-a +14155550100 +14155550101
+t_rpc byoc.did_import carrier-out +14155550200
+t_rpc byoc.did_import carrier-off +14155550300
+for d in +14155550100 +14155550101 +14155550200 +14155550300; do t_rpc byoc.did_bind $d agent-1; done
 t_wait_config
 t_register_worker w1 127.0.1.1 $WPORT
 

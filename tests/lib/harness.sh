@@ -72,6 +72,16 @@ rpc() {
 	kamcmd -s "$BYOC_CTL_SOCKET" "${args[@]}" 2>&1
 }
 rcli() { redis-cli -p "$BYOC_REDIS_PORT" "$@"; }
+# provisioning that must succeed: a fault fails the test
+t_rpc() {
+	local out
+	out=$(rpc "$@")
+	if printf '%s' "$out" | grep -q '^error'; then
+		fail "rpc $*: $out"
+		return 1
+	fi
+	return 0
+}
 
 # Waits until the proxy loaded the current config version.
 t_wait_config() {
