@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * mw_media.h -- the media engine of one call: RTP/RTCP toward the edge's
+ * rtpengine, G.711 (PCMU/PCMA) through spandsp, an adaptive bounded jitter
+ * buffer with spandsp packet-loss concealment, RFC 4733 telephone-events,
+ * and a 20 ms playout clock that always sends (AI audio or silence).
+ *
+ * Threading/ownership: a struct mw_media lives on ONE event_base (the
+ * call's thread) and is owned by the call object that created it; every
+ * function must be called from that thread. Callbacks run on that thread
+ * and may call any mw_media function except mw_media_free (mark the call
+ * closing and free it later).
+ *
+ * Audio crossing this API is linear 16-bit PCM at the call's clock rate
+ * (8000 Hz for G.711), 20 ms frames (160 samples at 8 kHz).
+ * All functions return 0 or -errno.
+ */
+#ifndef MW_MEDIA_H
+#define MW_MEDIA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct event_base;
+struct mw_media;
+
+enum mw_codec { MW_CODEC_PCMU = 0, MW_CODEC_PCMA = 8 };
+
+struct mw_media_cfg {
+	const char *local_ip;	  /* address to bind RTP (and RTP+1 for RTCP) */
+	uint16_t port_min, port_max; /* even port pairs taken from this range */
+	int jb_min_ms, jb_max_ms; /* jitter buffer target bounds (e.g. 20..200) */
+	int rtp_timeout_ms;		  /* no RTP for this long -> on_timeout (0 off) */
+	size_t playout_max_ms;	  /* playout queue cap (AI audio), e.g. 300000 */
+};
+
+struct mw_media_cbs {
+	/* every 20 ms, exactly, for the whole call: the caller's audio after
+	 * the jitter buffer (concealed or silence when nothing arrived).
+	 * 'ts_ms' is media time since the start of the stream. */
+	void (*on_audio)(void *arg, const int16_t *pcm, size_t samples,
+			uint64_t ts_ms);
+	/* one per RFC 4733 event (at its end; redundant end packets ignored;
+	 * with or without the marker bit). digit: 0-9 * # A-D */
+	void (*on_dtmf)(void *arg, char digit, int duration_ms);
+	/* the audio queued before this mark has been sent on the wire (or it
+	 * was flushed by mw_media_clear) */
+	void (*on_mark)(void *arg, const char *name);
+	/* no RTP from the far end for rtp_timeout_ms */
+	void (*on_timeout)(void *arg);
+};
+
+/* Creates the session and binds its RTP/RTCP sockets. *port_out is the
+ * local RTP port to put in the SDP. Sending starts with mw_media_start. */
+int mw_media_new(struct event_base *base, const struct mw_media_cfg *cfg,
+		const struct mw_media_cbs *cbs, void *arg, struct mw_media **out,
+		uint16_t *port_out);
+
+/* Far end from the negotiated SDP (call again on re-INVITE/UPDATE). 'pt'
+ * is the audio payload type (0/8), 'te_pt' the telephone-event payload
+ * type or -1. Symmetric RTP: the first packets received re-point the
+ * destination to their actual source. */
+int mw_media_set_remote(struct mw_media *m, const struct sockaddr *sa,
+		socklen_t salen, int pt, int te_pt);
+
+/* Starts the 20 ms clock (RTP out, on_audio in). */
+int mw_media_start(struct mw_media *m);
+/* Hold (a=sendonly/inactive from the far end): keep the clocks, send
+ * nothing; resume with on = 0. */
+int mw_media_hold(struct mw_media *m, int on);
+
+/* Queues AI audio for playout (any length; bounded by playout_max_ms:
+ * beyond it the oldest audio is dropped and counted). */
+int mw_media_play(struct mw_media *m, const int16_t *pcm, size_t samples);
+/* Queues a mark after the audio queued so far (echoed at once when the
+ * queue is empty). */
+int mw_media_mark(struct mw_media *m, const char *name);
+/* Drops all queued audio (silence from the next 20 ms tick) and echoes
+ * every pending mark, in order, before returning. */
+int mw_media_clear(struct mw_media *m);
+/* Sends an RFC 4733 digit toward the far end (part 2 of the worker). */
+int mw_media_send_dtmf(struct mw_media *m, char digit, int duration_ms);
+
+struct mw_media_stats {
+	uint64_t rtp_rx, rtp_tx, rtp_bad, rtp_lost, rtp_late, rtcp_rx, rtcp_tx;
+	uint32_t jitter_ms; /* RFC 3550 interarrival jitter */
+	uint32_t jb_ms;		/* current jitter buffer depth */
+	uint64_t underruns; /* ticks with nothing queued while the AI talked */
+	uint64_t plc_frames, dtmf_events, playout_dropped_ms;
+	uint64_t queued_ms; /* AI audio waiting */
+};
+void mw_media_get_stats(const struct mw_media *m, struct mw_media_stats *st);
+
+/* Stops the clocks, closes the sockets, frees everything. */
+void mw_media_free(struct mw_media *m);
+
+#endif

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * mw_twilio.h -- the Twilio Media Streams bidirectional protocol
+ * (docs/ai-protocol.md): the messages the worker sends to an AI backend
+ * and the parsing of what the backend sends back. Pure (jansson, no I/O),
+ * so it is unit-tested and shared by the worker and the reference agent.
+ */
+#ifndef MW_TWILIO_H
+#define MW_TWILIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One stream's identity and counters (the sender side). */
+struct mw_twilio_stream {
+	char account_sid[35]; /* AC + 32 hex */
+	char call_sid[35];	  /* CA + 32 hex */
+	char stream_sid[35];  /* MZ + 32 hex */
+	uint64_t seq;		  /* last sequenceNumber sent ("start" = 1) */
+	uint64_t chunk;		  /* last media chunk sent (first = 1) */
+};
+
+/* Fills fresh random SIDs and zero counters. */
+void mw_twilio_stream_init(struct mw_twilio_stream *s);
+
+/* Encoders write a NUL-terminated JSON text into a malloc'ed buffer
+ * (*out, caller frees) and return its length or -errno. */
+int mw_twilio_connected(char **out);
+/* params: n key/value pairs for customParameters (strings). */
+int mw_twilio_start(struct mw_twilio_stream *s, const char *const *keys,
+		const char *const *vals, size_t n, char **out);
+/* 'ulaw' is μ-law audio (160 bytes per 20 ms); ts_ms is media time. */
+int mw_twilio_media(struct mw_twilio_stream *s, const uint8_t *ulaw,
+		size_t len, uint64_t ts_ms, char **out);
+int mw_twilio_dtmf(struct mw_twilio_stream *s, char digit, char **out);
+int mw_twilio_mark(struct mw_twilio_stream *s, const char *name, char **out);
+int mw_twilio_stop(struct mw_twilio_stream *s, char **out);
+
+/* What a backend may send. HANGUP, TRANSFER and SEND_DTMF are this
+ * project's documented extensions (docs/ai-protocol.md). */
+enum mw_twilio_in_type {
+	MW_TW_MEDIA,
+	MW_TW_MARK,
+	MW_TW_CLEAR,
+	MW_TW_HANGUP,
+	MW_TW_TRANSFER,
+	MW_TW_SEND_DTMF,
+	MW_TW_IGNORED, /* unknown event: tolerated, counted */
+	MW_TW_INVALID  /* not JSON / wrong types: tolerated, counted */
+};
+
+struct mw_twilio_in {
+	enum mw_twilio_in_type type;
+	uint8_t *audio;	 /* MEDIA: decoded μ-law (malloc'ed), else NULL */
+	size_t audio_len;
+	char *name;		 /* MARK: name ("" when absent); HANGUP: reason;
+						TRANSFER: target; SEND_DTMF: digits (malloc'ed) */
+};
+
+/* Parses one text frame. Never fails hard: bad input gives
+ * MW_TW_INVALID. Release with mw_twilio_in_free. */
+void mw_twilio_parse(const char *json, size_t len, struct mw_twilio_in *in);
+void mw_twilio_in_free(struct mw_twilio_in *in);
+
+#endif
