@@ -106,6 +106,30 @@ t_register_worker() { # id ip port [capacity]
 		fail "worker $1 not seen by the proxy"
 }
 
+t_unregister_worker() { # id
+	rcli DEL "byoc:v1:worker:$1" >/dev/null
+	wait_for 30 sh -c "! kamcmd -s '$BYOC_CTL_SOCKET' byoc.workers | grep -q 'id: $1'" ||
+		fail "worker $1 still seen by the proxy"
+}
+
+# Active leases of a trunk in Redis right now (expired ones excluded).
+t_leases() { # trunk
+	local now
+	now=$(rcli TIME | head -1)
+	rcli ZCOUNT "byoc:v1:{t:$1}:lease" "$((now * 1000))" +inf
+}
+
+# Waits until the trunk holds exactly n leases; at most $3 tenths of s.
+t_wait_leases() { # trunk n [tenths]
+	local i=${3:-50}
+	while [ "$i" -gt 0 ]; do
+		[ "$(t_leases "$1")" = "$2" ] && return 0
+		sleep 0.1
+		i=$((i - 1))
+	done
+	return 1
+}
+
 # Starts a sipp UAS (stand-in worker or carrier) in the background.
 t_uas() { # name ip port scenario [extra sipp args...]
 	local name=$1 ip=$2 port=$3 sf=$4
