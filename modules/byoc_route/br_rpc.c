@@ -308,13 +308,14 @@ static int apply_kv(rpc_t *rpc, void *c, br_set_fn set, void *rec,
 typedef struct emit_rpc {
 	rpc_t *rpc;
 	void *st;
-	const char *hide; /* field not to show */
+	const char *hide[2]; /* fields not to show (NULL = none) */
 } emit_rpc_t;
 
 static int emit_to_rpc(void *ctx, const char *k, const char *v)
 {
 	emit_rpc_t *e = ctx;
-	if(e->hide && strcmp(k, e->hide) == 0)
+	if((e->hide[0] && strcmp(k, e->hide[0]) == 0)
+			|| (e->hide[1] && strcmp(k, e->hide[1]) == 0))
 		return 0;
 	return e->rpc->struct_add(e->st, "s", k, v) < 0 ? -1 : 0;
 }
@@ -458,8 +459,11 @@ static void rpc_trunk_get(rpc_t *rpc, void *c)
 	if(rpc->add(c, "{", &e.st) < 0)
 		return;
 	e.rpc = rpc;
-	e.hide = "password_enc";
+	/* the stored form omits a default port: show the effective one */
+	e.hide[0] = "password_enc";
+	e.hide[1] = "port";
 	br_trunk_emit(&t, emit_to_rpc, &e);
+	rpc->struct_add(e.st, "d", "port", (int)t.port);
 	rpc->struct_add(e.st, "s", "password",
 			t.password_enc[0] ? "(set)" : "(not set)");
 	rpc->struct_add(e.st, "s", "health",
@@ -1034,7 +1038,8 @@ static void rpc_agent_get(rpc_t *rpc, void *c)
 	else if(rpc->add(c, "{", &e.st) >= 0) {
 		br_agent_set(a, "id", id, err, sizeof(err));
 		e.rpc = rpc;
-		e.hide = "auth_token_enc";
+		e.hide[0] = "auth_token_enc";
+		e.hide[1] = NULL;
 		br_agent_emit(a, emit_to_rpc, &e);
 		rpc->struct_add(e.st, "s", "auth_token",
 				a->auth_token_enc[0] ? "(set)" : "(not set)");
