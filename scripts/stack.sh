@@ -51,7 +51,8 @@ pid_alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 start_redis() {
 	redis-server --port "$BYOC_REDIS_PORT" --bind 127.0.0.1 --save '' \
-		--appendonly no --daemonize no --dir "$BYOC_RUN" \
+		--appendonly yes --appendfsync always --appenddirname appendonly \
+		--daemonize no --dir "$BYOC_RUN" \
 		--logfile "$BYOC_LOG_DIR/redis.log" >/dev/null 2>&1 &
 	echo $! >"$BYOC_RUN/redis.pid"
 	wait_for 50 redis-cli -p "$BYOC_REDIS_PORT" ping ||

@@ -36,6 +36,7 @@ static br_conf_shared_t *_sh; /* shm, owned by the main process */
 
 /* Keys found malformed by the previous load in this process (pkg), so each
  * bad record is logged once, not at every reload. */
+static int _warned_wiped; /* per process: log the wiped store once */
 static char **_bad_prev;
 static int _nbad_prev;
 
@@ -368,16 +369,31 @@ int br_conf_reload(int force)
 	uint32_t skipped = 0;
 	uint64_t version;
 	long long t0 = br_now_ms();
-	int ok, last;
+	int ok, last, wiped;
 
 	version = get_version(&ok);
 	if(!ok)
 		return -1;
 	lock_get(&_sh->lock);
 	ok = !force && _sh->cur && _sh->info.version == version;
+	wiped = _sh->cur && _sh->info.version > 0 && version == 0;
 	lock_release(&_sh->lock);
 	if(ok)
 		return 0;
+	if(wiped) {
+		/* The version key is gone while we hold a loaded configuration:
+		 * Redis restarted without its data (or was flushed). Keep
+		 * routing with the cached configuration rather than refusing
+		 * every call; a control panel re-provisioning sets a version
+		 * again and we load that. */
+		if(!_warned_wiped)
+			LM_WARN("config version missing in Redis (data lost?): keeping "
+					"the cached configuration version %llu\n",
+					(unsigned long long)_sh->info.version);
+		_warned_wiped = 1;
+		return 0;
+	}
+	_warned_wiped = 0;
 
 	b = br_snap_builder_new();
 	if(!b)

@@ -114,9 +114,11 @@ t_unregister_worker() { # id
 
 # Active leases of a trunk in Redis right now (expired ones excluded).
 t_leases() { # trunk
-	local now
-	now=$(rcli TIME | head -1)
-	rcli ZCOUNT "byoc:v1:{t:$1}:lease" "$((now * 1000))" +inf
+	local t ms
+	t=$(rcli TIME | tr '\n' ' ')
+	# TIME answers seconds and microseconds
+	ms=$(awk '{ printf "%d", $1 * 1000 + $2 / 1000 }' <<<"$t")
+	rcli ZCOUNT "byoc:v1:{t:$1}:lease" "$ms" +inf
 }
 
 # Waits until the trunk holds exactly n leases; at most $3 tenths of s.
