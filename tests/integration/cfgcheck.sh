@@ -8,8 +8,9 @@
 so="$BYOC_BUILD/modules/byoc_route/byoc_route.so"
 ver=$(kamailio -v | sed -n 's/^version: //p' | sed 's/ *$//')
 flags=$(kamailio -v | sed -n 's/^flags: //p' | sed 's/ *$//')
-strings "$so" | grep -qxF "$ver" && pass "module version string is '$ver'" || fail "module lacks version '$ver'"
-strings "$so" | grep -qF "$flags" && pass "module compile flags equal the core's" || fail "compile flags differ from: $flags"
+mstrings=$(strings "$so")
+grep -qxF "$ver" <<<"$mstrings" && pass "module version string is '$ver'" || fail "module lacks version '$ver'"
+grep -qF "$flags" <<<"$mstrings" && pass "module compile flags equal the core's" || fail "compile flags differ from: $flags"
 
 out=$(kamailio -c -f "$BYOC_ROOT/kamailio-cfg/byoc-edge.cfg" 2>&1 || true)
 assert_match 'config file ok' "$out" "kamailio -c accepts byoc-edge.cfg with byoc_route loaded"
