@@ -14,8 +14,8 @@ expect_err() { # message rpc-args...
 	before=$(rcli GET byoc:v1:config:version)
 	out=$(rpc "$@")
 	after=$(rcli GET byoc:v1:config:version)
-	if printf '%s' "$out" | grep -q '^error: 400'; then
-		pass "$msg: $(printf '%s' "$out" | head -1)"
+	if grep -q '^error: 400' <<<"$out"; then
+		pass "$msg: ${out%%$'\n'*}"
 	else
 		fail "$msg: expected a 400, got: $out"
 	fi
@@ -80,7 +80,7 @@ assert_eq 0 "$(rcli EXISTS byoc:v1:did:+14155550102)" "... nothing written"
 # visible without restart: change in Redis through RPC, then directly
 t_rpc byoc.trunk_set t1 max_calls=7
 t0=$(date +%s%N)
-until rpc byoc.trunk_list | grep -A8 'id: t1' | grep -q 'max_calls: 7'; do
+until grep -A8 'id: t1' <<<"$(rpc byoc.trunk_list)" | grep -q 'max_calls: 7'; do
 	[ $(( ($(date +%s%N) - t0) / 1000000 )) -gt 3000 ] && break
 	sleep 0.02
 done
@@ -91,7 +91,7 @@ rcli HSET byoc:v1:trunk:t1 max_calls 9 >/dev/null
 rcli INCR byoc:v1:config:version >/dev/null
 rcli PUBLISH byoc:v1:config x >/dev/null
 t0=$(date +%s%N)
-until rpc byoc.trunk_list | grep -A8 'id: t1' | grep -q 'max_calls: 9'; do
+until grep -A8 'id: t1' <<<"$(rpc byoc.trunk_list)" | grep -q 'max_calls: 9'; do
 	[ $(( ($(date +%s%N) - t0) / 1000000 )) -gt 3000 ] && break
 	sleep 0.02
 done

@@ -42,10 +42,12 @@ assert_eq() { # expected actual message
 	if [ "$1" == "$2" ]; then pass "$3"; else fail "$3 (expected '$1', got '$2')"; fi
 }
 assert_match() { # regex text message
-	if printf '%s' "$2" | grep -Eq -- "$1"; then pass "$3"; else fail "$3 (no match for /$1/ in: $(printf '%s' "$2" | head -c 600))"; fi
+	# here-strings, not pipes: grep -q exiting early must not turn into a
+	# SIGPIPE failure under pipefail
+	if grep -Eq -- "$1" <<<"$2"; then pass "$3"; else fail "$3 (no match for /$1/ in: ${2:0:600})"; fi
 }
 assert_nomatch() {
-	if printf '%s' "$2" | grep -Eq -- "$1"; then fail "$3 (unexpected /$1/)"; else pass "$3"; fi
+	if grep -Eq -- "$1" <<<"$2"; then fail "$3 (unexpected /$1/)"; else pass "$3"; fi
 }
 assert_le() { # a b message: a <= b
 	if [ "$1" -le "$2" ]; then pass "$3 ($1 <= $2)"; else fail "$3 ($1 > $2)"; fi
@@ -76,7 +78,7 @@ rcli() { redis-cli -p "$BYOC_REDIS_PORT" "$@"; }
 t_rpc() {
 	local out
 	out=$(rpc "$@")
-	if printf '%s' "$out" | grep -q '^error'; then
+	if grep -q '^error' <<<"$out"; then
 		fail "rpc $*: $out"
 		return 1
 	fi
