@@ -147,6 +147,13 @@ t_uas() { # name ip port scenario [extra sipp args...]
 	sleep 0.3
 }
 
+t_stop_uas() { # name
+	local f="$BYOC_RUN/uas-$1.pid"
+	[ -s "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
+	rm -f "$f"
+	sleep 0.2
+}
+
 # Runs a sipp UAC to completion; prints its exit code.
 # t_uac name src_ip scenario service [extra sipp args...]
 t_uac() {
