@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * mw_dtmf.c -- RFC 4733 telephone-event receiver and sender (rules in
+ * mw_dtmf.h). Hand-written: spandsp covers in-band DTMF only.
+ */
+#include "mw_dtmf.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* a segment that ended this close to the 16-bit limit may be continued */
+#define SEG_NEAR_MAX 0xf000u
+
+static const char digits[16] = "0123456789*#ABCD";
+
+char mw_dtmf_digit(uint8_t code)
+{
+	return code < 16 ? digits[code] : 0;
+}
+
+int mw_dtmf_code(char digit)
+{
+	if(digit >= '0' && digit <= '9')
+		return digit - '0';
+	if(digit == '*')
+		return 10;
+	if(digit == '#')
+		return 11;
+	if(digit >= 'A' && digit <= 'D')
+		return 12 + digit - 'A';
+	if(digit >= 'a' && digit <= 'd')
+		return 12 + digit - 'a';
+	return -EINVAL;
+}
+
+void mw_dtmf_rx_init(struct mw_dtmf_rx *rx, uint32_t timeout_ms)
+{
+	memset(rx, 0, sizeof(*rx));
+	rx->timeout_ms = timeout_ms ? timeout_ms : 400;
+}
+
+/* Closes the open event into *ev. */
+static void finish(struct mw_dtmf_rx *rx, struct mw_dtmf_event *ev, int how)
+{
+	ev->code = rx->code;
+	ev->digit = mw_dtmf_digit(rx->code);
+	ev->volume = rx->volume;
+	ev->how = (uint8_t)how;
+	ev->ts = rx->ts;
+	ev->duration = rx->base + rx->last_dur;
+	rx->active = 0;
+	rx->have_done = 1;
+	rx->done_seg_ts = rx->seg_ts;
+	rx->st.events++;
+}
+
+int mw_dtmf_rx_put(struct mw_dtmf_rx *rx, const uint8_t *payload, size_t len,
+		uint32_t ts, uint32_t now_ms, struct mw_dtmf_event ev[2],
+		unsigned *n_ev)
+{
+	uint8_t code;
+	int end;
+	uint16_t dur;
+
+	*n_ev = 0;
+	if(!payload || len < MW_DTMF_PAYLOAD) {
+		rx->st.bad++;
+		return -EINVAL;
+	}
+	rx->st.packets++;
+	code = payload[0];
+	end = payload[1] >> 7;
+	dur = (uint16_t)((payload[2] << 8) | payload[3]);
+	if(code > 15) {
+		rx->st.ignored++;
+		return -ENOTSUP;
+	}
+
+	if(rx->active) {
+		int32_t age = (int32_t)(ts - rx->seg_ts);
+
+		if(age == 0) {
+			/* same segment: an update or an end */
+			if(code != rx->code) {
+				rx->st.ignored++;
+				return 0;
+			}
+			if(dur < rx->last_dur && rx->last_dur - dur > 0x8000) {
+				/* the sender let the 16-bit duration wrap */
+				rx->base += 0x10000;
+				rx->last_dur = dur;
+			} else if(dur > rx->last_dur) {
+				rx->last_dur = dur; /* smaller: a reordered update */
+			}
+			rx->last_ms = now_ms;
+			if(end)
+				finish(rx, &ev[(*n_ev)++], MW_DTMF_END_E);
+			return 0;
+		}
+		if(age < 0) {
+			rx->st.ignored++; /* from before the open event */
+			return 0;
+		}
+		if(code == rx->code && rx->last_dur >= SEG_NEAR_MAX &&
+				(uint32_t)age <= (uint32_t)rx->last_dur + 1) {
+			/* next segment of a long press */
+			rx->base += (uint32_t)age;
+			rx->seg_ts = ts;
+			rx->last_dur = dur;
+			rx->last_ms = now_ms;
+			if(end)
+				finish(rx, &ev[(*n_ev)++], MW_DTMF_END_E);
+			return 0;
+		}
+		/* a newer event: the open one lost its end packets */
+		finish(rx, &ev[(*n_ev)++], MW_DTMF_END_NEW);
+	} else if(rx->have_done) {
+		int32_t age = (int32_t)(ts - rx->done_seg_ts);
+
+		if(age == 0) {
+			/* redundant end packet (or late update) of the reported one */
+			if(end)
+				rx->st.dup_end++;
+			else
+				rx->st.ignored++;
+			return 0;
+		}
+		if(age < 0) {
+			rx->st.ignored++;
+			return 0;
+		}
+	}
+
+	/* a new event (with or without the marker bit) */
+	rx->active = 1;
+	rx->code = code;
+	rx->volume = payload[1] & 0x3f;
+	rx->ts = ts;
+	rx->seg_ts = ts;
+	rx->base = 0;
+	rx->last_dur = dur;
+	rx->last_ms = now_ms;
+	if(end)
+		finish(rx, &ev[(*n_ev)++], MW_DTMF_END_E);
+	return 0;
+}
+
+int mw_dtmf_rx_poll(struct mw_dtmf_rx *rx, uint32_t now_ms,
+		struct mw_dtmf_event *ev, unsigned *n_ev)
+{
+	*n_ev = 0;
+	if(rx->active && now_ms - rx->last_ms >= rx->timeout_ms)
+		finish(rx, &ev[(*n_ev)++], MW_DTMF_END_TIMEOUT);
+	return 0;
+}
+
+int mw_dtmf_tx_start(struct mw_dtmf_tx *tx, char digit, uint32_t duration,
+		uint32_t ts, uint32_t step)
+{
+	int code = mw_dtmf_code(digit);
+
+	if(code < 0 || step == 0 || step > 0xffff)
+		return -EINVAL;
+	if(duration < step)
+		duration = step;
+	if(duration > 0xffff)
+		duration = 0xffff; /* one segment; 8.2 s at 8 kHz */
+	memset(tx, 0, sizeof(*tx));
+	tx->active = 1;
+	tx->code = (uint8_t)code;
+	tx->volume = 10; /* -10 dBm0 */
+	tx->ts = ts;
+	tx->total = duration;
+	tx->step = step;
+	return 0;
+}
+
+int mw_dtmf_tx_next(struct mw_dtmf_tx *tx, uint8_t payload[MW_DTMF_PAYLOAD],
+		int *marker, uint32_t *ts)
+{
+	int end;
+
+	if(!tx->active)
+		return -ENODATA;
+	*marker = tx->n_sent == 0;
+	if(tx->dur < tx->total) {
+		tx->dur += tx->step;
+		if(tx->dur > tx->total)
+			tx->dur = tx->total;
+	}
+	/* once the full duration is reached every packet is an end packet */
+	end = tx->dur >= tx->total;
+	if(end)
+		tx->ends++;
+	payload[0] = tx->code;
+	payload[1] = (uint8_t)((end ? 0x80 : 0) | tx->volume);
+	payload[2] = (uint8_t)(tx->dur >> 8);
+	payload[3] = (uint8_t)tx->dur;
+	*ts = tx->ts;
+	tx->n_sent++;
+	if(tx->ends >= MW_DTMF_END_PACKETS)
+		tx->active = 0;
+	return 0;
+}
