@@ -454,8 +454,9 @@ static int child_init(int rank)
 	if(rank == PROC_INIT || rank == PROC_TCP_MAIN)
 		return 0;
 	if(rank == PROC_MAIN) {
+		/* the interval of fork_basic_utimer is in microseconds */
 		if(fork_basic_utimer(PROC_TIMER, "BYOC sync", 1, br_sync_tick, NULL,
-				   br_p.sync_interval_ms)
+				   br_p.sync_interval_ms * 1000)
 				< 0) {
 			LM_ERR("cannot start the BYOC sync process\n");
 			return -1;

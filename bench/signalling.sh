@@ -1,0 +1,157 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# signalling.sh -- INVITE/200/ACK/BYE/200 calls through Kamailio admitting
+# with byoc_route versus the stock-modules baseline (permissions, htable,
+# dialog profiles), same machine, same run. Sourced by run.sh.
+#
+# Reports per variant: Kamailio CPU per call at a fixed rate below
+# saturation (sum of all Kamailio processes, /proc, TLSF allocator), Redis
+# CPU per call, Redis commands per call and Lua calls per INVITE, the
+# throughput at an offered load far above the fixed rate, and shared
+# memory per active call (held calls).
+
+SIG_BASE=${BENCH_PORT_BASE:-25000}
+SIG_PORT=$SIG_BASE
+SIG_REDIS_PORT=$((SIG_BASE + 30))
+SIG_WPORT=$((SIG_BASE + 60))
+SIG_RUN="$BENCH_OUT/signalling"
+RATE=${BENCH_RATE:-300}
+SECONDS_RUN=${BENCH_SECONDS:-20}
+CALLS=$((RATE * SECONDS_RUN))
+SAT_RATE=${BENCH_SAT_RATE:-2500}
+SAT_CALLS=${BENCH_SAT_CALLS:-15000}
+HOLD_CALLS=${BENCH_HOLD_CALLS:-2000}
+DID=+14155550100
+rm -rf "$SIG_RUN"
+mkdir -p "$SIG_RUN/db"
+export BENCH_PORT=$SIG_PORT BENCH_CHILDREN=${BENCH_CHILDREN:-4}
+export BENCH_CTL="unix:$SIG_RUN/kamailio.ctl"
+export BENCH_MPATH="/usr/lib/x86_64-linux-gnu/kamailio/modules:$BYOC_BUILD/modules/byoc_route"
+export BENCH_WORKER="sip:127.0.1.1:$SIG_WPORT"
+export BENCH_REDIS="redis://127.0.0.1:$SIG_REDIS_PORT/0"
+export BENCH_DB="text://$SIG_RUN/db"
+SIPP_UAC="$BYOC_ROOT/tests/sipp/uac_call.xml"
+
+# stock baseline data: permissions address table and htable, db_text
+cat >"$SIG_RUN/db/version" <<'DB'
+table_name(string) table_version(int)
+address:6
+htable:2
+DB
+cat >"$SIG_RUN/db/address" <<'DB'
+id(int,auto) grp(int) ip_addr(string) mask(int) port(int) tag(string,null)
+1:1:127.0.0.2:32:0:bench
+DB
+cat >"$SIG_RUN/db/htable" <<DB
+id(int,auto) key_name(string) key_type(int) value_type(int) key_value(string) expires(int)
+1:$DID:0:2:agent1:0
+DB
+
+rkli() { redis-cli -p "$SIG_REDIS_PORT" "$@"; }
+
+redis-server --port "$SIG_REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+	--daemonize no --logfile "$SIG_RUN/redis.log" >/dev/null 2>&1 &
+REDIS_PID=$!
+BENCH_PIDS+=("$REDIS_PID")
+wait_for 50 rkli ping || die "redis did not start"
+
+sipp -sf "$BYOC_ROOT/tests/sipp/uas_worker.xml" -i 127.0.1.1 -p "$SIG_WPORT" -nostdin \
+	-max_socket 20000 >/dev/null 2>&1 &
+BENCH_PIDS+=("$!")
+
+start_kam() { # variant
+	kamailio -f "$BYOC_ROOT/bench/cfg/$1.cfg" -DD -E -x tlsf -X tlsf -m 512 -M 16 \
+		-P "$SIG_RUN/kam.pid" >"$SIG_RUN/kamailio-$1.log" 2>&1 &
+	KPID=$!
+	BENCH_PIDS+=("$KPID")
+	wait_for 100 kamcmd -s "$BENCH_CTL" core.uptime || die "kamailio ($1) did not start"
+}
+stop_kam() {
+	kill "$KPID" 2>/dev/null || true
+	wait "$KPID" 2>/dev/null || true
+}
+shm_used() { kamcmd -s "$BENCH_CTL" core.shmmem | awk '/used:/ { print $2 }'; }
+active_dialogs() { kamcmd -s "$BENCH_CTL" dlg.stats_active | awk '/all:/ { print $2 }'; }
+redis_stat() { rkli INFO "$1" | tr -d '\r' | awk -F'[:,=]' -v k="$2" '$1 == k { print $2 } $1 == "cmdstat_" k { print $3 }'; }
+
+declare -A R
+for variant in stock byoc; do
+	log "signalling: $variant"
+	rkli FLUSHALL >/dev/null
+	start_kam "$variant"
+	if [ "$variant" = byoc ]; then
+		kamcmd -s "$BENCH_CTL" byoc.trunk_set bench tenant=b cidrs=127.0.0.2/32 direction=inbound >/dev/null
+		kamcmd -s "$BENCH_CTL" byoc.agent_set agent1 tenant=b ws_url=ws://127.0.0.1:9/a >/dev/null
+		kamcmd -s "$BENCH_CTL" byoc.did_import bench "s:$DID" >/dev/null
+		kamcmd -s "$BENCH_CTL" byoc.did_bind "s:$DID" agent1 >/dev/null
+		rkli HSET byoc:v1:worker:bw addr 127.0.1.1 port "$SIG_WPORT" capacity 1000000 >/dev/null
+		rkli SADD byoc:v1:workers bw >/dev/null
+		sleep 1.5
+	fi
+	# warm-up
+	sipp_load "127.0.0.1:$SIG_PORT" "$SIPP_UAC" "$DID" 100 300 -i 127.0.0.2 -d 0 >/dev/null
+	# fixed rate below saturation
+	k0=$(cpu_ticks "$KPID")
+	r0=$(cpu_ticks "$REDIS_PID")
+	c0=$(redis_stat stats total_commands_processed)
+	e0=$(redis_stat commandstats evalsha)
+	read -r ok bad el < <(sipp_load "127.0.0.1:$SIG_PORT" "$SIPP_UAC" "$DID" "$RATE" "$CALLS" -i 127.0.0.2 -d 0)
+	k1=$(cpu_ticks "$KPID")
+	r1=$(cpu_ticks "$REDIS_PID")
+	c1=$(redis_stat stats total_commands_processed)
+	e1=$(redis_stat commandstats evalsha)
+	R[$variant.ok]=$ok
+	R[$variant.bad]=$bad
+	R[$variant.kus]=$(ticks_to_us $((k1 - k0)) "$ok")
+	R[$variant.rus]=$(ticks_to_us $((r1 - r0)) "$ok")
+	R[$variant.rcmd]=$(awk -v a="${c0:-0}" -v b="${c1:-0}" -v n="$ok" 'BEGIN { printf "%.2f", (b - a) / (n ? n : 1) }')
+	R[$variant.lua]=$(awk -v a="${e0:-0}" -v b="${e1:-0}" -v n="$ok" 'BEGIN { printf "%.2f", (b - a) / (n ? n : 1) }')
+	# throughput: offered far above the fixed rate
+	k0=$(cpu_ticks "$KPID")
+	read -r ok bad el < <(sipp_load "127.0.0.1:$SIG_PORT" "$SIPP_UAC" "$DID" "$SAT_RATE" "$SAT_CALLS" -i 127.0.0.2 -d 0)
+	k1=$(cpu_ticks "$KPID")
+	R[$variant.cps]=$(awk -v n="$ok" -v t="$el" 'BEGIN { printf "%.0f", n / t }')
+	R[$variant.satbad]=$bad
+	R[$variant.satkus]=$(ticks_to_us $((k1 - k0)) "$ok")
+	# shared memory per active call: hold HOLD_CALLS calls for 30 s
+	m0=$(shm_used)
+	sipp "127.0.0.1:$SIG_PORT" -sf "$SIPP_UAC" -s "$DID" -r 400 -m "$HOLD_CALLS" -l "$HOLD_CALLS" \
+		-d 30000 -i 127.0.0.2 -nostdin -max_socket 20000 >/dev/null 2>&1 &
+	hold=$!
+	BENCH_PIDS+=("$hold")
+	n=0
+	for i in $(seq 1 100); do
+		n=$(active_dialogs)
+		[ "${n:-0}" -ge "$HOLD_CALLS" ] && break
+		sleep 0.2
+	done
+	m1=$(shm_used)
+	R[$variant.dlgs]=$n
+	R[$variant.shm]=$(awk -v a="$m0" -v b="$m1" -v n="$n" 'BEGIN { printf "%.0f", (b - a) / (n ? n : 1) }')
+	kill "$hold" 2>/dev/null || true
+	wait "$hold" 2>/dev/null || true
+	stop_kam
+	sleep 1
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+{
+	echo "## Signalling: byoc_route vs stock modules ($(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m))"
+	echo
+	echo "INVITE/200/ACK/BYE/200 through Kamailio 5.6.3 (\`-x tlsf\`, $BENCH_CHILDREN UDP children), sipp UAC and UAS on the same machine."
+	echo "Fixed rate: $RATE calls/s for $SECONDS_RUN s. Throughput: $SAT_CALLS calls offered at $SAT_RATE calls/s."
+	echo
+	md_row "" "stock (permissions+htable+dialog profiles)" "byoc_route (Redis leases)" "byoc / stock"
+	md_row "---" "---" "---" "---"
+	md_row "calls ok / failed at $RATE cps" "${R[stock.ok]} / ${R[stock.bad]}" "${R[byoc.ok]} / ${R[byoc.bad]}" ""
+	md_row "Kamailio CPU per call (µs)" "${R[stock.kus]}" "${R[byoc.kus]}" "$(ratio "${R[byoc.kus]}" "${R[stock.kus]}")"
+	md_row "Redis CPU per call (µs)" "-" "${R[byoc.rus]}" ""
+	md_row "Redis commands per call (all processes)" "-" "${R[byoc.rcmd]}" ""
+	md_row "admission Lua calls per INVITE" "-" "${R[byoc.lua]}" ""
+	md_row "throughput (calls/s completed)" "${R[stock.cps]}" "${R[byoc.cps]}" "$(ratio "${R[byoc.cps]}" "${R[stock.cps]}")"
+	md_row "failed calls at $SAT_RATE cps offered" "${R[stock.satbad]}" "${R[byoc.satbad]}" ""
+	md_row "Kamailio CPU per call at that load (µs)" "${R[stock.satkus]}" "${R[byoc.satkus]}" "$(ratio "${R[byoc.satkus]}" "${R[stock.satkus]}")"
+	md_row "shared memory per active call (bytes)" "${R[stock.shm]} (${R[stock.dlgs]} dialogs)" "${R[byoc.shm]} (${R[byoc.dlgs]} dialogs)" "$(ratio "${R[byoc.shm]}" "${R[stock.shm]}")"
+	echo
+	echo "The stock baseline's limit is per proxy (dialog profiles in local shm); byoc_route's holds across proxies (tests/integration/cluster.sh)."
+} | tee "$BENCH_OUT/signalling.md"
+bench_cleanup
