@@ -54,7 +54,7 @@ REDIS_PID=$!
 BENCH_PIDS+=("$REDIS_PID")
 wait_for 50 rkli ping || die "redis did not start"
 
-sipp -sf "$BYOC_ROOT/tests/sipp/uas_worker.xml" -i 127.0.1.1 -p "$SIG_WPORT" -nostdin \
+sipp -sf "$BYOC_ROOT/tests/sipp/uas_answer.xml" -i 127.0.1.1 -p "$SIG_WPORT" -nostdin \
 	-max_socket 20000 >/dev/null 2>&1 &
 BENCH_PIDS+=("$!")
 
@@ -70,6 +70,7 @@ stop_kam() {
 	wait "$KPID" 2>/dev/null || true
 }
 shm_used() { kamcmd -s "$BENCH_CTL" core.shmmem | awk '/used:/ { print $2 }'; }
+tm_current() { kamcmd -s "$BENCH_CTL" tm.stats | awk '/current:/ { print $2 }'; }
 active_dialogs() { kamcmd -s "$BENCH_CTL" dlg.stats_active | awk '/all:/ { print $2 }'; }
 redis_stat() { rkli INFO "$1" | tr -d '\r' | awk -F'[:,=]' -v k="$2" '$1 == k { print $2 } $1 == "cmdstat_" k { print $3 }'; }
 
@@ -94,16 +95,19 @@ for variant in stock byoc; do
 	r0=$(cpu_ticks "$REDIS_PID")
 	c0=$(redis_stat stats total_commands_processed)
 	e0=$(redis_stat commandstats evalsha)
+	z0=$(redis_stat commandstats zrem)
 	read -r ok bad el < <(sipp_load "127.0.0.1:$SIG_PORT" "$SIPP_UAC" "$DID" "$RATE" "$CALLS" -i 127.0.0.2 -d 0)
 	k1=$(cpu_ticks "$KPID")
 	r1=$(cpu_ticks "$REDIS_PID")
 	c1=$(redis_stat stats total_commands_processed)
 	e1=$(redis_stat commandstats evalsha)
+	z1=$(redis_stat commandstats zrem)
 	R[$variant.ok]=$ok
 	R[$variant.bad]=$bad
 	R[$variant.kus]=$(ticks_to_us $((k1 - k0)) "$ok")
 	R[$variant.rus]=$(ticks_to_us $((r1 - r0)) "$ok")
 	R[$variant.rcmd]=$(awk -v a="${c0:-0}" -v b="${c1:-0}" -v n="$ok" 'BEGIN { printf "%.2f", (b - a) / (n ? n : 1) }')
+	R[$variant.rtt]=$(awk -v a="${e0:-0}" -v b="${e1:-0}" -v c="${z0:-0}" -v d="${z1:-0}" -v n="$ok" 'BEGIN { printf "%.2f", (b - a + d - c) / (n ? n : 1) }')
 	R[$variant.lua]=$(awk -v a="${e0:-0}" -v b="${e1:-0}" -v n="$ok" 'BEGIN { printf "%.2f", (b - a) / (n ? n : 1) }')
 	# throughput: offered far above the fixed rate
 	k0=$(cpu_ticks "$KPID")
@@ -112,7 +116,12 @@ for variant in stock byoc; do
 	R[$variant.cps]=$(awk -v n="$ok" -v t="$el" 'BEGIN { printf "%.0f", n / t }')
 	R[$variant.satbad]=$bad
 	R[$variant.satkus]=$(ticks_to_us $((k1 - k0)) "$ok")
-	# shared memory per active call: hold HOLD_CALLS calls for 30 s
+	# shared memory per active call: hold HOLD_CALLS calls for 30 s, once
+	# the transactions and dialogs of the runs above are gone
+	for i in $(seq 1 100); do
+		[ "$(active_dialogs)" = 0 ] && [ "$(tm_current)" = 0 ] && break
+		sleep 0.2
+	done
 	m0=$(shm_used)
 	sipp "127.0.0.1:$SIG_PORT" -sf "$SIPP_UAC" -s "$DID" -r 400 -m "$HOLD_CALLS" -l "$HOLD_CALLS" \
 		-d 30000 -i 127.0.0.2 -nostdin -max_socket 20000 >/dev/null 2>&1 &
@@ -145,7 +154,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 	md_row "calls ok / failed at $RATE cps" "${R[stock.ok]} / ${R[stock.bad]}" "${R[byoc.ok]} / ${R[byoc.bad]}" ""
 	md_row "Kamailio CPU per call (µs)" "${R[stock.kus]}" "${R[byoc.kus]}" "$(ratio "${R[byoc.kus]}" "${R[stock.kus]}")"
 	md_row "Redis CPU per call (µs)" "-" "${R[byoc.rus]}" ""
-	md_row "Redis commands per call (all processes)" "-" "${R[byoc.rcmd]}" ""
+	md_row "Redis round trips per call (admission EVALSHA + release ZREM)" "-" "${R[byoc.rtt]}" ""
+	md_row "Redis commands per call, incl. those inside the Lua script" "-" "${R[byoc.rcmd]}" ""
 	md_row "admission Lua calls per INVITE" "-" "${R[byoc.lua]}" ""
 	md_row "throughput (calls/s completed)" "${R[stock.cps]}" "${R[byoc.cps]}" "$(ratio "${R[byoc.cps]}" "${R[stock.cps]}")"
 	md_row "failed calls at $SAT_RATE cps offered" "${R[stock.satbad]}" "${R[byoc.satbad]}" ""

@@ -242,28 +242,6 @@ static int local_take(const str *callid, char trunk[BR_ID_MAX + 1])
 	return 1;
 }
 
-static int redis_zrem(const char *trunk, const str *callid)
-{
-	char key[BR_KEY_MAX];
-	const char *argv[3];
-	size_t lens[3];
-	redisReply *r;
-
-	if(br_key(key, sizeof(key), BR_K_LEASE, trunk) < 0)
-		return 0;
-	argv[0] = "ZREM";
-	lens[0] = 4;
-	argv[1] = key;
-	lens[1] = strlen(key);
-	argv[2] = callid->s;
-	lens[2] = callid->len;
-	r = br_redis_cmd(3, argv, lens);
-	if(!r)
-		return -1;
-	freeReplyObject(r);
-	return 0;
-}
-
 static void relq_push(const char *trunk, const str *callid)
 {
 	br_relq_t *q;
@@ -384,10 +362,10 @@ int br_lease_admit(const br_trunk_t *t, const str *callid, int *retry_ms)
 	if(st != 1)
 		return BR_STORE_DOWN;
 	if(local_put(t->id, callid, 1) < 0) {
-		redis_zrem(t->id, callid);
+		relq_push(t->id, callid);
 		return BR_STORE_DOWN;
 	}
-	if(had && redis_zrem(prev, callid) < 0)
+	if(had)
 		relq_push(prev, callid);
 	return BR_OK;
 }
@@ -398,9 +376,10 @@ void br_lease_release(const str *callid)
 
 	if(!_tab || !callid || callid->len <= 0)
 		return;
-	if(!local_take(callid, trunk))
-		return;
-	if(redis_zrem(trunk, callid) < 0)
+	/* The Redis side is removed by the sync process within one tick
+	 * (pipelined with the other releases): the BYE path never waits on
+	 * Redis, and the slot is free again ~100 ms after the call ended. */
+	if(local_take(callid, trunk))
 		relq_push(trunk, callid);
 }
 
@@ -614,41 +593,68 @@ static void expire_pending(void)
 		LM_WARN("call %.*s was admitted on trunk %s but no dialog was "
 				"created within %d s; releasing its lease\n",
 				c.len, c.s, v[i].trunk, _cfg->pending_timeout);
-		if(redis_zrem(v[i].trunk, &c) < 0)
-			relq_push(v[i].trunk, &c);
+		relq_push(v[i].trunk, &c);
 	}
 	if(v)
 		free_copies(v, n);
 }
 
-static void retry_releases(void)
-{
-	br_relq_t *q, *next;
+#define BR_RELEASE_BATCH 512
 
-	if(!_tab->relq || !br_redis_available())
-		return;
-	lock_get(&_tab->qlock);
-	q = _tab->relq;
-	_tab->relq = NULL;
-	_tab->nrelq = 0;
-	lock_release(&_tab->qlock);
-	for(; q; q = next) {
-		str c = {q->callid, q->clen};
-		next = q->next;
-		if(redis_zrem(q->trunk, &c) < 0) {
-			relq_push(q->trunk, &c);
+/* Sends queued releases as pipelined ZREMs, BR_RELEASE_BATCH at a time.
+ * Whatever Redis did not confirm goes back on the queue. Returns the
+ * number released. */
+static int flush_releases(void)
+{
+	br_relq_t *q, *next, *batch[BR_RELEASE_BATCH];
+	redisReply *rep[BR_RELEASE_BATCH];
+	char key[BR_KEY_MAX];
+	int n, i, done = 0, failed;
+
+	while(_tab->relq && br_redis_available()) {
+		lock_get(&_tab->qlock);
+		for(n = 0, q = _tab->relq; q && n < BR_RELEASE_BATCH; q = next) {
+			next = q->next;
+			batch[n++] = q;
+			_tab->nrelq--;
 		}
-		shm_free(q);
+		_tab->relq = q;
+		lock_release(&_tab->qlock);
+		for(i = 0; i < n; i++) {
+			const char *argv[3] = {"ZREM", key, batch[i]->callid};
+			size_t lens[3] = {4, 0, (size_t)batch[i]->clen};
+			br_key(key, sizeof(key), BR_K_LEASE, batch[i]->trunk);
+			lens[1] = strlen(key);
+			if(br_redis_append(3, argv, lens) < 0)
+				break;
+		}
+		failed = br_redis_get_replies(rep, n) < 0;
+		for(i = 0; i < n; i++) {
+			if(rep[i])
+				freeReplyObject(rep[i]);
+			if(failed) {
+				str c = {batch[i]->callid, batch[i]->clen};
+				relq_push(batch[i]->trunk, &c);
+			}
+			shm_free(batch[i]);
+		}
+		if(failed)
+			break;
+		done += n;
 	}
+	return done;
 }
 
 void br_lease_tick(void)
 {
-	static long long last_refresh;
+	static long long last_refresh, last_expire;
 	long long now = br_now_ms();
 
-	expire_pending();
-	retry_releases();
+	flush_releases();
+	if(now - last_expire >= 1000) {
+		last_expire = now;
+		expire_pending();
+	}
 	if(now - last_refresh >= _cfg->refresh * 1000LL) {
 		last_refresh = now;
 		refresh_all();
@@ -659,17 +665,18 @@ void br_lease_release_all(void)
 {
 	lease_copy_t *v;
 	size_t n, i;
+	int done;
 
 	if(!_tab)
 		return;
 	v = collect(BR_COLLECT_ALL, &n);
 	for(i = 0; v && i < n; i++) {
 		str cs = {v[i].callid, v[i].clen};
-		redis_zrem(v[i].trunk, &cs);
+		relq_push(v[i].trunk, &cs);
 	}
-	if(v) {
-		if(n)
-			LM_INFO("released %zu leases at shutdown\n", n);
+	if(v)
 		free_copies(v, n);
-	}
+	done = flush_releases();
+	if(done)
+		LM_INFO("released %d leases at shutdown\n", done);
 }

@@ -40,8 +40,9 @@ void br_lease_mod_destroy(void);
  */
 int br_lease_admit(const br_trunk_t *trunk, const str *callid, int *retry_ms);
 
-/* Gives the lease of 'callid' back (local table and Redis). Idempotent:
- * dialog TERMINATED, FAILED, EXPIRED and DESTROY may all call it. */
+/* Gives the lease of 'callid' back: removed from the local table at
+ * once, from Redis by the sync process within a tick. Idempotent: dialog
+ * TERMINATED, FAILED, EXPIRED and DESTROY may all call it. */
 void br_lease_release(const str *callid);
 
 /* The trunk id currently leased by 'callid' into 'out'; 0 or -1. */
@@ -50,8 +51,8 @@ int br_lease_trunk(const str *callid, char out[BR_ID_MAX + 1]);
 /* Registers the dialog callbacks (mod_init, after the dialog API). */
 int br_lease_bind_dialog(void);
 
-/* Sync process tick: refresh leases, expire stale pending ones, retry
- * failed releases. */
+/* Sync process, every tick: send queued releases (pipelined); once a
+ * second expire stale pending leases; every lease_refresh s refresh. */
 void br_lease_tick(void);
 
 /* Leases this proxy holds (all trunks, or one trunk when id != NULL). */

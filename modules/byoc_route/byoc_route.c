@@ -436,6 +436,7 @@ static void br_sync_tick(unsigned int ticks, void *param)
 	static long long last_ver, last_sec;
 	long long now = br_now_ms();
 
+	br_lease_tick();
 	if(now - last_ver >= 200) {
 		last_ver = now;
 		br_conf_reload(0);
@@ -443,7 +444,6 @@ static void br_sync_tick(unsigned int ticks, void *param)
 	if(now - last_sec >= 1000) {
 		last_sec = now;
 		br_registry_tick();
-		br_lease_tick();
 		br_stats_flush();
 		br_probe_tick();
 	}

@@ -119,7 +119,8 @@ t_leases() { # trunk
 	local t ms
 	t=$(rcli TIME | tr '\n' ' ')
 	# TIME answers seconds and microseconds
-	ms=$(awk '{ printf "%d", $1 * 1000 + $2 / 1000 }' <<<"$t")
+	# %.0f: mawk's %d stops at 2^31
+	ms=$(awk '{ printf "%.0f", $1 * 1000 + $2 / 1000 }' <<<"$t")
 	rcli ZCOUNT "byoc:v1:{t:$1}:lease" "$ms" +inf
 }
 
