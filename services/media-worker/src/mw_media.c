@@ -1,0 +1,1144 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * mw_media.c -- one call's media engine (contract in mw_media.h): RTP and
+ * RTCP sockets on a libevent loop, G.711 through spandsp (mw_g711), the
+ * adaptive jitter buffer with spandsp PLC (mw_jitter), RFC 4733 events
+ * (mw_dtmf), a drift-free 20 ms clock, the playout FIFO of AI audio with
+ * its marks.
+ *
+ * Clock. A one-shot libevent timer is re-armed after every tick for the
+ * time left until an absolute CLOCK_MONOTONIC deadline, and the deadline
+ * advances by exactly 20 ms per tick: wakeup latency shows as jitter of a
+ * single packet, never as drift, so exactly 50 packets/s leave on average
+ * with contiguous sequence numbers and timestamps. A late wakeup runs the
+ * missed ticks at once (up to 10, i.e. 200 ms); after a longer stall the
+ * missed ticks are skipped: the timestamp jumps by the stalled time,
+ * sequence numbers stay contiguous and the marker bit is set.
+ * (libevent's default timer clock is coarse, 1-4 ms: an event_base created
+ * with EVENT_BASE_FLAG_PRECISE_TIMER gives less jitter, not less drift.)
+ *
+ * Symmetric RTP / latching rule. Until the first valid RTP packet (well
+ * formed, payload type PCMU/PCMA/CN/telephone-event) arrives, packets go
+ * to the SDP address. That packet's source address and port become the
+ * destination ("latched"). After that, packets from any other source are
+ * dropped and counted in rtp_bad, unless the latched source has sent
+ * nothing for 500 ms: then the new source is latched instead (far-end
+ * relay failover without re-INVITE). mw_media_set_remote with a different
+ * address clears the latch. RTCP goes to the source of the received RTCP
+ * if any, else to the RTP destination's port + 1 (or to the RTP
+ * destination once RTCP was received multiplexed on the RTP port).
+ *
+ * Hot path: no allocation per packet (receive buffers on the stack,
+ * jitter buffer embedded in the session); the playout FIFO allocates 1 s
+ * chunks when the AI queues audio (keeping two spare), marks and their
+ * names are allocated when the AI sends a mark. Reads are bounded: 4
+ * recvmmsg batches of 8 datagrams per socket callback.
+ *
+ * Counting: rtp_bad counts every RTP/RTCP datagram dropped because it is
+ * malformed, truncated, of an unexpected payload type or from a foreign
+ * source. plc_frames counts frames with concealed samples (losses,
+ * delay stretching, and the 60 ms fade-out when the far end stops).
+ *
+ * Ownership: struct mw_media is owned by the call that created it, used
+ * on the thread of its event_base only. No global mutable state.
+ */
+#define _GNU_SOURCE
+#include "mw_media.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "mw_dtmf.h"
+#include "mw_g711.h"
+#include "mw_jitter.h"
+#include "mw_rtp.h"
+
+#define RATE 8000
+#define FRAME 160				/* samples per 20 ms */
+#define PTIME_NS 20000000ull	/* 20 ms */
+#define NS_PER_SAMPLE 125000ull /* 1e9 / RATE */
+#define RX_BATCH 8				/* datagrams per recvmmsg */
+#define RX_ROUNDS 4				/* recvmmsg calls per callback */
+#define RX_BUF 2048				/* larger datagrams are truncated: bad */
+#define CATCHUP_MAX 10			/* missed ticks run at once */
+#define EARLY_NS 1000000ull		/* a tick may run 1 ms early */
+#define RELATCH_NS 500000000ull /* silence before another source wins */
+#define RTCP_TICKS 250			/* 5 s, randomised by +-25 % */
+#define CHUNK 8000				/* playout FIFO chunk: 1 s */
+#define SPARE_CHUNKS 2
+#define MARKS_MAX 4096
+#define MARK_NAME_MAX 1024
+#define DTMF_QUEUE 32
+#define DTMF_GAP_TICKS 3 /* 60 ms between queued digits */
+#define DTMF_RX_TIMEOUT_MS 400
+#define IDLE_UNDERRUN_TICKS 25 /* AI silent this long: it stopped talking */
+#define PT_CN 13
+
+struct chunk
+{
+	struct chunk *next;
+	int16_t pcm[CHUNK];
+};
+
+struct mark
+{
+	uint64_t pos; /* q_in when queued: echoed once q_out reaches it */
+	char *name;
+};
+
+struct endpoint
+{
+	struct sockaddr_storage sa;
+	socklen_t len;
+	int set;
+};
+
+struct mw_media
+{
+	struct event_base *base;
+	struct mw_media_cbs cbs;
+	void *arg;
+	struct mw_media_cfg cfg;
+	char local_ip[INET6_ADDRSTRLEN];
+	int family;
+	int fd_rtp, fd_rtcp;
+	struct event *ev_rtp, *ev_rtcp, *ev_tick;
+	uint16_t port;
+
+	/* far end */
+	int pt, te_pt;
+	struct endpoint sdp;	  /* from mw_media_set_remote */
+	struct endpoint rtp_src;  /* latched RTP source */
+	struct endpoint rtcp_src; /* last RTCP source */
+	int rtcp_mux;			  /* RTCP seen on the RTP port */
+	uint64_t last_rx_ns;	  /* last RTP from the latched source */
+	int timeout_fired;
+
+	/* sender */
+	uint32_t ssrc;
+	uint16_t seq;
+	uint32_t ts; /* timestamp of the next tick */
+	int need_marker;
+	int ai_prev; /* the last packet carried AI audio */
+	uint64_t last_tick_ns;
+	uint32_t last_tick_ts;
+	uint64_t tx_octets;
+	int sent_since_rtcp;
+
+	/* clock */
+	int running, held;
+	uint64_t deadline_ns;
+	uint64_t ticks;
+	uint64_t rtcp_due;
+	uint64_t rng;
+
+	/* receiver */
+	struct mw_rtp_rxstats rxs;
+	uint64_t lost_acc; /* loss of previous sources */
+	uint32_t lsr;	   /* of the last SR received */
+	uint64_t lsr_ns;
+	int have_lsr;
+	struct mw_dtmf_rx dtmf_rx;
+
+	/* DTMF sender */
+	struct mw_dtmf_tx dtx;
+	char dq[DTMF_QUEUE];
+	uint16_t dq_ms[DTMF_QUEUE];
+	unsigned dq_head, dq_len, dtmf_gap;
+
+	/* playout FIFO */
+	struct chunk *q_head, *q_tail, *spare;
+	unsigned n_spare;
+	uint32_t q_rd, q_wr;  /* offsets in head / tail chunk */
+	uint64_t q_in, q_out; /* samples ever queued / consumed or dropped */
+	uint64_t q_cap;
+	uint64_t dropped; /* samples dropped by the cap */
+	int ai_talking;
+	unsigned idle;
+	struct mark *marks;
+	unsigned m_cap, m_head, m_len;
+
+	struct mw_media_stats st;
+	uint64_t slips, relatches;
+
+	struct mw_jb jb; /* large: last */
+};
+
+/* ---- small helpers ---- */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+static inline uint32_t ns_to_samples(uint64_t ns)
+{
+	return (uint32_t)(ns / NS_PER_SAMPLE);
+}
+
+static uint64_t rnd64(struct mw_media *m)
+{
+	/* xorshift64*, seeded from getrandom: per session, no globals */
+	m->rng ^= m->rng >> 12;
+	m->rng ^= m->rng << 25;
+	m->rng ^= m->rng >> 27;
+	return m->rng * 2685821657736338717ull;
+}
+
+static int sa_equal(
+		const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if(a->ss_family != b->ss_family)
+		return 0;
+	if(a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port &&
+			   x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if(a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+		return x->sin6_port == y->sin6_port &&
+			   !memcmp(&x->sin6_addr, &y->sin6_addr, 16);
+	}
+	return 0;
+}
+
+static int ip_equal(
+		const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if(a->ss_family != b->ss_family)
+		return 0;
+	if(a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+			   ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			&((const struct sockaddr_in6 *)b)->sin6_addr, 16);
+}
+
+static void sa_set_port(struct sockaddr_storage *sa, uint16_t port)
+{
+	if(sa->ss_family == AF_INET)
+		((struct sockaddr_in *)sa)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)sa)->sin6_port = htons(port);
+}
+
+static uint16_t sa_port(const struct sockaddr_storage *sa)
+{
+	if(sa->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+	return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+}
+
+static const struct endpoint *rtp_dest(const struct mw_media *m)
+{
+	if(m->rtp_src.set)
+		return &m->rtp_src;
+	if(m->sdp.set)
+		return &m->sdp;
+	return NULL;
+}
+
+/* ---- playout FIFO ---- */
+
+static struct chunk *chunk_get(struct mw_media *m)
+{
+	struct chunk *c = m->spare;
+
+	if(c) {
+		m->spare = c->next;
+		m->n_spare--;
+		return c;
+	}
+	return malloc(sizeof(*c));
+}
+
+static void chunk_put(struct mw_media *m, struct chunk *c)
+{
+	if(m->n_spare >= SPARE_CHUNKS) {
+		free(c);
+		return;
+	}
+	c->next = m->spare;
+	m->spare = c;
+	m->n_spare++;
+}
+
+/* Samples readable in the head chunk. */
+static inline uint32_t head_avail(const struct mw_media *m)
+{
+	return (m->q_head == m->q_tail ? m->q_wr : CHUNK) - m->q_rd;
+}
+
+/* Takes up to n samples (out may be NULL to drop). Bounded by n/CHUNK+2
+ * iterations. */
+static size_t fifo_pop(struct mw_media *m, int16_t *out, uint64_t n)
+{
+	size_t got = 0;
+
+	while(got < n && m->q_head) {
+		uint32_t k = head_avail(m);
+
+		if(k > n - got)
+			k = (uint32_t)(n - got);
+		if(out)
+			memcpy(out + got, &m->q_head->pcm[m->q_rd], k * sizeof(int16_t));
+		m->q_rd += k;
+		got += k;
+		m->q_out += k;
+		if(head_avail(m) == 0) {
+			struct chunk *c = m->q_head;
+
+			m->q_head = c->next;
+			m->q_rd = 0;
+			if(!m->q_head) {
+				m->q_tail = NULL;
+				m->q_wr = 0;
+			}
+			chunk_put(m, c);
+		}
+	}
+	return got;
+}
+
+static int fifo_push(struct mw_media *m, const int16_t *pcm, size_t n)
+{
+	uint64_t room, over, need;
+	struct chunk *res = NULL;
+	unsigned i;
+
+	/* only the newest q_cap samples of a huge input can be kept */
+	if(n > m->q_cap) {
+		m->dropped += n - m->q_cap;
+		pcm += n - m->q_cap;
+		n = (size_t)m->q_cap;
+	}
+	/* the cap drops the oldest audio */
+	over = m->q_in - m->q_out + n;
+	if(over > m->q_cap) {
+		over -= m->q_cap;
+		m->dropped += fifo_pop(m, NULL, over);
+	}
+	/* reserve the chunks before copying: nothing is queued on -ENOMEM */
+	room = m->q_tail ? CHUNK - m->q_wr : 0;
+	need = n > room ? (n - room + CHUNK - 1) / CHUNK : 0;
+	for(i = 0; i < need; i++) {
+		struct chunk *c = chunk_get(m);
+
+		if(!c) {
+			while(res) {
+				c = res;
+				res = res->next;
+				free(c);
+			}
+			return -ENOMEM;
+		}
+		c->next = res;
+		res = c;
+	}
+	while(n) {
+		uint32_t k;
+
+		if(!m->q_tail || m->q_wr == CHUNK) {
+			struct chunk *c = res;
+
+			res = c->next;
+			c->next = NULL;
+			if(m->q_tail)
+				m->q_tail->next = c;
+			else {
+				m->q_head = c;
+				m->q_rd = 0;
+			}
+			m->q_tail = c;
+			m->q_wr = 0;
+		}
+		k = CHUNK - m->q_wr;
+		if(k > n)
+			k = (uint32_t)n;
+		memcpy(&m->q_tail->pcm[m->q_wr], pcm, k * sizeof(int16_t));
+		m->q_wr += k;
+		m->q_in += k;
+		pcm += k;
+		n -= k;
+	}
+	return 0;
+}
+
+/* Echoes marks whose audio is gone (pos <= upto), at most 'max' of them
+ * (snapshot taken by the caller, so that marks queued from inside the
+ * callback wait for their own audio). Each mark is removed before its
+ * callback runs: the callback may call any mw_media function but free. */
+static void echo_marks(struct mw_media *m, uint64_t upto, unsigned max)
+{
+	while(max-- && m->m_len && m->marks[m->m_head].pos <= upto) {
+		char *name = m->marks[m->m_head].name;
+
+		m->m_head = (m->m_head + 1) % m->m_cap;
+		m->m_len--;
+		if(m->cbs.on_mark)
+			m->cbs.on_mark(m->arg, name);
+		free(name);
+	}
+}
+
+/* ---- sockets ---- */
+
+static int bind_udp(const struct sockaddr_storage *local, socklen_t len,
+		uint16_t port, int *fd_out)
+{
+	struct sockaddr_storage sa = *local;
+	int fd, err, tos = 0xb8; /* DSCP EF */
+
+	fd = socket(sa.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if(fd < 0)
+		return -errno;
+	sa_set_port(&sa, port);
+	if(bind(fd, (struct sockaddr *)&sa, len) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	if(sa.ss_family == AF_INET)
+		(void)setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
+	else
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof(tos));
+	*fd_out = fd;
+	return 0;
+}
+
+/* An even RTP port and RTP+1 for RTCP, starting at a random pair of the
+ * range and trying every pair once (bounded by the range size). */
+static int bind_pair(
+		struct mw_media *m, const struct sockaddr_storage *local, socklen_t len)
+{
+	uint32_t pmin = (m->cfg.port_min + 1u) & ~1u, pmax = m->cfg.port_max;
+	uint32_t npairs, start, i;
+	int rc;
+
+	if(pmin == 0 || pmin + 1 > pmax)
+		return -EINVAL;
+	npairs = (pmax - pmin + 1) / 2;
+	start = (uint32_t)(rnd64(m) % npairs);
+	for(i = 0; i < npairs; i++) {
+		uint16_t p = (uint16_t)(pmin + 2 * ((start + i) % npairs));
+
+		rc = bind_udp(local, len, p, &m->fd_rtp);
+		if(rc == -EADDRINUSE)
+			continue;
+		if(rc < 0)
+			return rc;
+		rc = bind_udp(local, len, (uint16_t)(p + 1), &m->fd_rtcp);
+		if(rc < 0) {
+			close(m->fd_rtp);
+			m->fd_rtp = -1;
+			if(rc == -EADDRINUSE)
+				continue;
+			return rc;
+		}
+		m->port = p;
+		return 0;
+	}
+	return -EADDRINUSE;
+}
+
+static void send_to(struct mw_media *m, int fd, const struct endpoint *ep,
+		const uint8_t *buf, size_t len)
+{
+	/* non-blocking: a full socket buffer drops the packet, like the
+	 * network would */
+	(void)sendto(fd, buf, len, MSG_DONTWAIT, (const struct sockaddr *)&ep->sa,
+			ep->len);
+}
+
+/* ---- RTCP ---- */
+
+static void send_rtcp(struct mw_media *m, int bye)
+{
+	uint8_t buf[256];
+	size_t off = 0, l;
+	struct mw_rtcp_rb rb;
+	unsigned nrb = 0;
+	const struct endpoint *rtp = rtp_dest(m);
+	struct endpoint ep;
+	uint64_t now = mono_ns();
+	char cname[64];
+
+	if(!rtp)
+		return;
+	if(m->rtcp_src.set) {
+		ep = m->rtcp_src;
+	} else {
+		ep = *rtp;
+		if(!m->rtcp_mux)
+			sa_set_port(&ep.sa, (uint16_t)(sa_port(&ep.sa) + 1));
+	}
+	if(m->rxs.init) {
+		mw_rtp_rxstats_block(&m->rxs, &rb);
+		if(m->have_lsr) {
+			rb.lsr = m->lsr;
+			rb.dlsr = (uint32_t)((now - m->lsr_ns) * 65536 / 1000000000ull);
+		}
+		nrb = 1;
+	}
+	if(m->st.rtp_tx) {
+		struct mw_rtcp_sr sr = {.ssrc = m->ssrc};
+		struct timespec rt;
+
+		clock_gettime(CLOCK_REALTIME, &rt);
+		mw_ntp_from_unix(rt.tv_sec, rt.tv_nsec, &sr.ntp_sec, &sr.ntp_frac);
+		/* the RTP time of this same instant */
+		sr.rtp_ts = m->last_tick_ts +
+					(uint32_t)((now - m->last_tick_ns) / NS_PER_SAMPLE);
+		sr.pkt_count = (uint32_t)m->st.rtp_tx;
+		sr.octet_count = (uint32_t)m->tx_octets;
+		if(mw_rtcp_build_sr(buf, sizeof(buf), &sr, &rb, nrb, &l) < 0)
+			return;
+	} else if(mw_rtcp_build_rr(buf, sizeof(buf), m->ssrc, &rb, nrb, &l) < 0) {
+		return;
+	}
+	off = l;
+	snprintf(cname, sizeof(cname), "mw-%08x@%s", m->ssrc, m->local_ip);
+	if(mw_rtcp_build_sdes_cname(
+			   buf + off, sizeof(buf) - off, m->ssrc, cname, &l) == 0)
+		off += l;
+	if(bye && mw_rtcp_build_bye(
+					  buf + off, sizeof(buf) - off, &m->ssrc, 1, NULL, &l) == 0)
+		off += l;
+	send_to(m, m->fd_rtcp, &ep, buf, off);
+	m->st.rtcp_tx++;
+}
+
+static void handle_rtcp(struct mw_media *m, const uint8_t *buf, size_t len,
+		const struct sockaddr_storage *from, socklen_t flen, int via_rtp)
+{
+	struct mw_rtcp_info info;
+
+	if(mw_rtcp_parse(buf, len, &info) < 0) {
+		m->st.rtp_bad++;
+		return;
+	}
+	/* only from the far end's address once RTP was latched */
+	if(m->rtp_src.set && !ip_equal(from, &m->rtp_src.sa)) {
+		m->st.rtp_bad++;
+		return;
+	}
+	m->st.rtcp_rx++;
+	if(via_rtp) {
+		m->rtcp_mux = 1;
+	} else {
+		m->rtcp_src.sa = *from;
+		m->rtcp_src.len = flen;
+		m->rtcp_src.set = 1;
+	}
+	if(info.has_sr) {
+		m->lsr = mw_ntp_mid32(info.sr.ntp_sec, info.sr.ntp_frac);
+		m->lsr_ns = mono_ns();
+		m->have_lsr = 1;
+	}
+}
+
+/* ---- RTP receive ---- */
+
+static void deliver_dtmf(
+		struct mw_media *m, const struct mw_dtmf_event *ev, unsigned n)
+{
+	unsigned i;
+
+	for(i = 0; i < n; i++) {
+		m->st.dtmf_events++;
+		if(m->cbs.on_dtmf)
+			m->cbs.on_dtmf(
+					m->arg, ev[i].digit, (int)(ev[i].duration * 1000 / RATE));
+	}
+}
+
+static void handle_rtp(struct mw_media *m, const uint8_t *buf, size_t len,
+		const struct sockaddr_storage *from, socklen_t flen, uint64_t now)
+{
+	struct mw_rtp_hdr h;
+	int audio;
+
+	if(mw_rtp_is_rtcp(buf, len)) {
+		handle_rtcp(m, buf, len, from, flen, 1);
+		return;
+	}
+	if(mw_rtp_parse(buf, len, &h) < 0) {
+		m->st.rtp_bad++;
+		return;
+	}
+	audio = h.pt == MW_CODEC_PCMU || h.pt == MW_CODEC_PCMA;
+	if(!audio && h.pt != PT_CN && (m->te_pt < 0 || h.pt != m->te_pt)) {
+		m->st.rtp_bad++;
+		return;
+	}
+	if((audio && (h.payload_len == 0 || h.payload_len > MW_JB_MAX_PKT)) ||
+			(h.pt == m->te_pt && h.payload_len < MW_DTMF_PAYLOAD)) {
+		m->st.rtp_bad++;
+		return;
+	}
+	/* symmetric RTP: latch, or re-latch after the source went silent */
+	if(!m->rtp_src.set || !sa_equal(from, &m->rtp_src.sa)) {
+		if(m->rtp_src.set && now - m->last_rx_ns < RELATCH_NS) {
+			m->st.rtp_bad++;
+			return;
+		}
+		if(m->rtp_src.set)
+			m->relatches++;
+		m->rtp_src.sa = *from;
+		m->rtp_src.len = flen;
+		m->rtp_src.set = 1;
+	}
+	m->last_rx_ns = now;
+	m->timeout_fired = 0;
+	m->st.rtp_rx++;
+
+	if(!m->rxs.init || m->rxs.ssrc != h.ssrc) {
+		if(m->rxs.init && mw_rtp_rxstats_lost(&m->rxs) > 0)
+			m->lost_acc += (uint64_t)mw_rtp_rxstats_lost(&m->rxs);
+		mw_rtp_rxstats_init(&m->rxs, h.ssrc, h.seq);
+	}
+	(void)mw_rtp_rxstats_seq(&m->rxs, h.seq);
+
+	if(audio) {
+		int16_t pcm[MW_JB_MAX_PKT];
+		uint32_t now_s = ns_to_samples(now);
+
+		mw_g711_decode(h.pt, h.payload, h.payload_len, pcm);
+		mw_rtp_rxstats_jitter(&m->rxs, h.ts, now_s);
+		(void)mw_jb_put(&m->jb, h.ssrc, h.seq, h.ts, pcm, h.payload_len, now_s);
+	} else if(h.pt != PT_CN) {
+		struct mw_dtmf_event ev[2];
+		unsigned n = 0;
+
+		/* events above 15 (flash...) are ignored by the receiver */
+		(void)mw_dtmf_rx_put(&m->dtmf_rx, h.payload, h.payload_len, h.ts,
+				(uint32_t)(now / 1000000), ev, &n);
+		deliver_dtmf(m, ev, n);
+	}
+	/* comfort noise: the jitter buffer plays silence through the gap */
+}
+
+/* Reads at most RX_ROUNDS * RX_BATCH datagrams, then yields to the loop
+ * (level-triggered: the rest is read on the next iteration). */
+static void read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mw_media *m = arg;
+	uint8_t bufs[RX_BATCH][RX_BUF];
+	struct sockaddr_storage from[RX_BATCH];
+	struct iovec iov[RX_BATCH];
+	struct mmsghdr msgs[RX_BATCH];
+	int is_rtcp = fd == m->fd_rtcp;
+	unsigned r;
+	int i, n;
+
+	for(r = 0; r < RX_ROUNDS; r++) {
+		uint64_t now;
+
+		for(i = 0; i < RX_BATCH; i++) {
+			iov[i].iov_base = bufs[i];
+			iov[i].iov_len = RX_BUF;
+			memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
+			msgs[i].msg_hdr.msg_name = &from[i];
+			msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+			msgs[i].msg_hdr.msg_iov = &iov[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
+		}
+		n = recvmmsg(fd, msgs, RX_BATCH, MSG_DONTWAIT, NULL);
+		if(n <= 0)
+			break; /* EAGAIN, or an error the next wakeup will show */
+		now = mono_ns();
+		for(i = 0; i < n; i++) {
+			size_t len = msgs[i].msg_len;
+
+			if(msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+				m->st.rtp_bad++;
+				continue;
+			}
+			if(is_rtcp)
+				handle_rtcp(m, bufs[i], len, &from[i],
+						msgs[i].msg_hdr.msg_namelen, 0);
+			else
+				handle_rtp(m, bufs[i], len, &from[i],
+						msgs[i].msg_hdr.msg_namelen, now);
+		}
+		if(n < RX_BATCH)
+			break;
+	}
+}
+
+/* ---- the 20 ms tick ---- */
+
+static void send_rtp(struct mw_media *m, uint8_t *pkt, size_t plen, int pt,
+		int marker, uint32_t ts)
+{
+	const struct endpoint *ep = rtp_dest(m);
+
+	if(!ep)
+		return;
+	mw_rtp_write_hdr(pkt, marker, (uint8_t)pt, m->seq, ts, m->ssrc);
+	send_to(m, m->fd_rtp, ep, pkt, MW_RTP_HDR_LEN + plen);
+	m->seq++;
+	m->st.rtp_tx++;
+	m->tx_octets += plen;
+	m->sent_since_rtcp = 1;
+}
+
+/* DTMF replaces the audio while it is sent; the FIFO waits. 1 if this
+ * tick was a DTMF tick. */
+static int tick_dtmf(struct mw_media *m, uint8_t *pkt)
+{
+	int marker;
+	uint32_t ts;
+
+	if(!m->dtx.active) {
+		if(m->dtmf_gap) {
+			m->dtmf_gap--;
+			return 0;
+		}
+		if(!m->dq_len || m->te_pt < 0)
+			return 0;
+		if(mw_dtmf_tx_start(&m->dtx, m->dq[m->dq_head],
+				   (uint32_t)m->dq_ms[m->dq_head] * (RATE / 1000), m->ts,
+				   FRAME) < 0)
+			m->dtx.active = 0;
+		m->dq_head = (m->dq_head + 1) % DTMF_QUEUE;
+		m->dq_len--;
+		if(!m->dtx.active)
+			return 0;
+	}
+	if(mw_dtmf_tx_next(&m->dtx, pkt + MW_RTP_HDR_LEN, &marker, &ts) < 0)
+		return 0;
+	send_rtp(m, pkt, MW_DTMF_PAYLOAD, m->te_pt, marker, ts);
+	if(!m->dtx.active) {
+		m->dtmf_gap = DTMF_GAP_TICKS;
+		m->need_marker = 1; /* audio resumes: a new talkspurt */
+	}
+	return 1;
+}
+
+static void tick_send(struct mw_media *m)
+{
+	uint8_t pkt[MW_RTP_HDR_LEN + FRAME];
+	int16_t pcm[FRAME];
+	size_t n;
+	int marker, pt = m->pt, ended_by_mark;
+
+	if(m->held) {
+		/* nothing on the wire, the AI audio waits for the resume */
+		m->need_marker = 1;
+		return;
+	}
+	if(tick_dtmf(m, pkt))
+		return;
+	n = fifo_pop(m, pcm, FRAME);
+	if(n < FRAME)
+		memset(pcm + n, 0, (FRAME - n) * sizeof(int16_t));
+	marker = m->need_marker || (n > 0 && !m->ai_prev);
+	m->need_marker = 0;
+	m->ai_prev = n > 0;
+	mw_g711_encode(pt, pcm, FRAME, pkt + MW_RTP_HDR_LEN);
+	send_rtp(m, pkt, FRAME, pt, marker, m->ts);
+
+	/* the AI stopped cleanly when a mark closes what it queued */
+	ended_by_mark =
+			m->q_in == m->q_out && m->m_len &&
+			m->marks[(m->m_head + m->m_len - 1) % m->m_cap].pos == m->q_in;
+	if(n == FRAME) {
+		m->ai_talking = !ended_by_mark;
+		m->idle = 0;
+	} else if(m->ai_talking) {
+		if(ended_by_mark) {
+			m->ai_talking = 0;
+		} else {
+			m->st.underruns++;
+			if(++m->idle >= IDLE_UNDERRUN_TICKS)
+				m->ai_talking = 0;
+		}
+	}
+	echo_marks(m, m->q_out, m->m_len);
+}
+
+static void tick(struct mw_media *m, uint64_t tick_ns)
+{
+	int16_t pcm[FRAME];
+	struct mw_dtmf_event ev;
+	unsigned n;
+
+	/* caller side: the jitter buffer's frame for this instant */
+	(void)mw_jb_get(&m->jb, pcm, ns_to_samples(tick_ns), NULL);
+	if(mw_dtmf_rx_poll(&m->dtmf_rx, (uint32_t)(tick_ns / 1000000), &ev, &n) ==
+					0 &&
+			n)
+		deliver_dtmf(m, &ev, n);
+	if(m->cbs.on_audio)
+		m->cbs.on_audio(m->arg, pcm, FRAME, m->ticks * 20);
+
+	/* AI side */
+	m->last_tick_ns = tick_ns;
+	m->last_tick_ts = m->ts;
+	tick_send(m);
+	m->ticks++;
+	m->ts += FRAME;
+
+	if(m->ticks >= m->rtcp_due) {
+		if(!m->held)
+			send_rtcp(m, 0);
+		m->rtcp_due =
+				m->ticks + RTCP_TICKS * 3 / 4 + rnd64(m) % (RTCP_TICKS / 2 + 1);
+	}
+	/* tick_ns is the scheduled time: a packet read after it but before
+	 * this late tick has a later last_rx_ns */
+	if(m->cfg.rtp_timeout_ms > 0 && !m->held && !m->timeout_fired &&
+			tick_ns > m->last_rx_ns &&
+			tick_ns - m->last_rx_ns >=
+					(uint64_t)m->cfg.rtp_timeout_ms * 1000000ull) {
+		m->timeout_fired = 1;
+		if(m->cbs.on_timeout)
+			m->cbs.on_timeout(m->arg);
+	}
+}
+
+static void arm(struct mw_media *m)
+{
+	uint64_t now = mono_ns();
+	uint64_t d = m->deadline_ns > now ? m->deadline_ns - now : 0;
+	struct timeval tv = {(time_t)(d / 1000000000ull),
+			(suseconds_t)(d % 1000000000ull / 1000)};
+
+	evtimer_add(m->ev_tick, &tv);
+}
+
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mw_media *m = arg;
+	uint64_t now = mono_ns();
+	unsigned n = 0;
+
+	if(now > m->deadline_ns + CATCHUP_MAX * PTIME_NS) {
+		/* stalled: skip all missed ticks but the last one */
+		uint64_t skip = (now - m->deadline_ns) / PTIME_NS;
+
+		m->deadline_ns += skip * PTIME_NS;
+		m->ticks += skip;
+		m->ts += (uint32_t)(skip * FRAME);
+		m->need_marker = 1;
+		m->slips++;
+	}
+	while(n < CATCHUP_MAX && m->deadline_ns <= now + EARLY_NS) {
+		tick(m, m->deadline_ns);
+		m->deadline_ns += PTIME_NS;
+		n++;
+	}
+	arm(m);
+}
+
+/* ---- API ---- */
+
+static int parse_local(
+		const char *ip, struct sockaddr_storage *sa, socklen_t *len)
+{
+	memset(sa, 0, sizeof(*sa));
+	if(!ip || !*ip)
+		ip = "0.0.0.0";
+	if(inet_pton(AF_INET, ip, &((struct sockaddr_in *)sa)->sin_addr) == 1) {
+		sa->ss_family = AF_INET;
+		*len = sizeof(struct sockaddr_in);
+		return 0;
+	}
+	if(inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *)sa)->sin6_addr) == 1) {
+		sa->ss_family = AF_INET6;
+		*len = sizeof(struct sockaddr_in6);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int mw_media_new(struct event_base *base, const struct mw_media_cfg *cfg,
+		const struct mw_media_cbs *cbs, void *arg, struct mw_media **out,
+		uint16_t *port_out)
+{
+	struct mw_media *m;
+	struct sockaddr_storage local;
+	socklen_t llen;
+	struct mw_jb_cfg jc;
+	int rc;
+
+	if(!base || !cfg || !out || cfg->jb_min_ms < 0 ||
+			cfg->jb_max_ms < cfg->jb_min_ms || cfg->rtp_timeout_ms < 0)
+		return -EINVAL;
+	m = calloc(1, sizeof(*m));
+	if(!m)
+		return -ENOMEM;
+	m->fd_rtp = m->fd_rtcp = -1;
+	m->base = base;
+	if(cbs)
+		m->cbs = *cbs;
+	m->arg = arg;
+	m->cfg = *cfg;
+	m->cfg.local_ip = NULL; /* not kept: copied below */
+	rc = parse_local(cfg->local_ip, &local, &llen);
+	if(rc < 0)
+		goto fail;
+	inet_ntop(local.ss_family,
+			local.ss_family == AF_INET
+					? (void *)&((struct sockaddr_in *)&local)->sin_addr
+					: (void *)&((struct sockaddr_in6 *)&local)->sin6_addr,
+			m->local_ip, sizeof(m->local_ip));
+	m->family = local.ss_family;
+	if(getrandom(&m->rng, sizeof(m->rng), GRND_NONBLOCK) !=
+			(ssize_t)sizeof(m->rng))
+		m->rng = mono_ns() ^ (uint64_t)(uintptr_t)m;
+	m->rng |= 1; /* xorshift state must not be 0 */
+	m->ssrc = (uint32_t)rnd64(m);
+	m->seq = (uint16_t)rnd64(m);
+	m->ts = (uint32_t)rnd64(m);
+	m->pt = MW_CODEC_PCMU;
+	m->te_pt = -1;
+	m->need_marker = 1;
+	m->q_cap = (uint64_t)(cfg->playout_max_ms ? cfg->playout_max_ms : 300000) *
+			   (RATE / 1000);
+	jc.rate = RATE;
+	jc.frame = FRAME;
+	jc.min_ms = cfg->jb_min_ms ? cfg->jb_min_ms : 20;
+	jc.max_ms = cfg->jb_max_ms ? cfg->jb_max_ms : 200;
+	if(jc.max_ms < jc.min_ms)
+		jc.max_ms = jc.min_ms;
+	rc = mw_jb_init(&m->jb, &jc);
+	if(rc < 0)
+		goto fail;
+	mw_dtmf_rx_init(&m->dtmf_rx, DTMF_RX_TIMEOUT_MS);
+
+	rc = bind_pair(m, &local, llen);
+	if(rc < 0)
+		goto fail;
+	m->ev_rtp = event_new(base, m->fd_rtp, EV_READ | EV_PERSIST, read_cb, m);
+	m->ev_rtcp = event_new(base, m->fd_rtcp, EV_READ | EV_PERSIST, read_cb, m);
+	m->ev_tick = evtimer_new(base, tick_cb, m);
+	if(!m->ev_rtp || !m->ev_rtcp || !m->ev_tick ||
+			event_add(m->ev_rtp, NULL) < 0 || event_add(m->ev_rtcp, NULL) < 0) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	*out = m;
+	if(port_out)
+		*port_out = m->port;
+	return 0;
+fail:
+	mw_media_free(m);
+	return rc;
+}
+
+int mw_media_set_remote(struct mw_media *m, const struct sockaddr *sa,
+		socklen_t salen, int pt, int te_pt)
+{
+	struct sockaddr_storage ss;
+
+	if(!m || !sa || salen > sizeof(ss) ||
+			(pt != MW_CODEC_PCMU && pt != MW_CODEC_PCMA) || te_pt > 127 ||
+			te_pt == pt || te_pt == PT_CN)
+		return -EINVAL;
+	if(sa->sa_family != m->family)
+		return -EAFNOSUPPORT;
+	if(salen < (m->family == AF_INET ? sizeof(struct sockaddr_in)
+									 : sizeof(struct sockaddr_in6)))
+		return -EINVAL;
+	memset(&ss, 0, sizeof(ss));
+	memcpy(&ss, sa, salen);
+	if(!m->sdp.set || !sa_equal(&ss, &m->sdp.sa)) {
+		/* a new far end: learn its source again */
+		m->rtp_src.set = 0;
+		m->rtcp_src.set = 0;
+		m->rtcp_mux = 0;
+	}
+	m->sdp.sa = ss;
+	m->sdp.len = salen;
+	m->sdp.set = 1;
+	if(pt != m->pt)
+		m->need_marker = 1;
+	m->pt = pt;
+	m->te_pt = te_pt < 0 ? -1 : te_pt;
+	return 0;
+}
+
+int mw_media_start(struct mw_media *m)
+{
+	uint64_t now;
+
+	if(!m)
+		return -EINVAL;
+	if(m->running)
+		return -EALREADY;
+	now = mono_ns();
+	m->running = 1;
+	m->deadline_ns = now;
+	m->last_rx_ns = now;
+	/* first report after half an interval (RFC 3550 6.2) */
+	m->rtcp_due = RTCP_TICKS * 3 / 8 + rnd64(m) % (RTCP_TICKS / 4 + 1);
+	arm(m);
+	return 0;
+}
+
+int mw_media_hold(struct mw_media *m, int on)
+{
+	if(!m)
+		return -EINVAL;
+	if(m->held && !on) {
+		m->need_marker = 1;
+		m->last_rx_ns = mono_ns(); /* the timeout restarts */
+		m->timeout_fired = 0;
+	}
+	m->held = !!on;
+	return 0;
+}
+
+int mw_media_play(struct mw_media *m, const int16_t *pcm, size_t samples)
+{
+	if(!m || (!pcm && samples))
+		return -EINVAL;
+	if(!samples)
+		return 0;
+	return fifo_push(m, pcm, samples);
+}
+
+int mw_media_mark(struct mw_media *m, const char *name)
+{
+	size_t len;
+	char *copy;
+
+	if(!m || !name)
+		return -EINVAL;
+	len = strlen(name);
+	if(len > MARK_NAME_MAX)
+		return -ENAMETOOLONG;
+	if(m->q_in == m->q_out) {
+		/* nothing queued: earlier marks (audio dropped by the cap) first,
+		 * then this one, at once */
+		echo_marks(m, m->q_out, m->m_len);
+		if(m->cbs.on_mark)
+			m->cbs.on_mark(m->arg, name);
+		return 0;
+	}
+	if(m->m_len == m->m_cap) {
+		unsigned ncap = m->m_cap ? m->m_cap * 2 : 16, i;
+		struct mark *nm;
+
+		if(m->m_cap >= MARKS_MAX)
+			return -ENOBUFS;
+		nm = malloc(ncap * sizeof(*nm));
+		if(!nm)
+			return -ENOMEM;
+		for(i = 0; i < m->m_len; i++)
+			nm[i] = m->marks[(m->m_head + i) % m->m_cap];
+		free(m->marks);
+		m->marks = nm;
+		m->m_cap = ncap;
+		m->m_head = 0;
+	}
+	copy = malloc(len + 1);
+	if(!copy)
+		return -ENOMEM;
+	memcpy(copy, name, len + 1);
+	m->marks[(m->m_head + m->m_len) % m->m_cap].pos = m->q_in;
+	m->marks[(m->m_head + m->m_len) % m->m_cap].name = copy;
+	m->m_len++;
+	return 0;
+}
+
+int mw_media_clear(struct mw_media *m)
+{
+	if(!m)
+		return -EINVAL;
+	fifo_pop(m, NULL, m->q_in - m->q_out);
+	m->ai_talking = 0;
+	m->idle = 0;
+	/* every mark pending now, in order; marks queued by the callbacks
+	 * follow audio queued after this clear and wait for it */
+	echo_marks(m, UINT64_MAX, m->m_len);
+	return 0;
+}
+
+int mw_media_send_dtmf(struct mw_media *m, char digit, int duration_ms)
+{
+	unsigned i;
+
+	if(!m || mw_dtmf_code(digit) < 0)
+		return -EINVAL;
+	if(m->te_pt < 0)
+		return -ENOTSUP;
+	if(m->dq_len >= DTMF_QUEUE)
+		return -ENOBUFS;
+	if(duration_ms <= 0)
+		duration_ms = 100;
+	if(duration_ms < 40)
+		duration_ms = 40;
+	if(duration_ms > 5000)
+		duration_ms = 5000;
+	i = (m->dq_head + m->dq_len) % DTMF_QUEUE;
+	m->dq[i] = digit;
+	m->dq_ms[i] = (uint16_t)duration_ms;
+	m->dq_len++;
+	return 0;
+}
+
+void mw_media_get_stats(const struct mw_media *m, struct mw_media_stats *st)
+{
+	struct mw_jb_stats js;
+	int32_t lost = m->rxs.init ? mw_rtp_rxstats_lost(&m->rxs) : 0;
+
+	*st = m->st;
+	mw_jb_get_stats(&m->jb, &js);
+	st->rtp_lost = m->lost_acc + (lost > 0 ? (uint64_t)lost : 0);
+	st->rtp_late = js.late;
+	st->jitter_ms = mw_rtp_rxstats_jitter_ts(&m->rxs) * 1000 / RATE;
+	st->jb_ms = js.delay_ms;
+	st->plc_frames = js.plc_frames;
+	st->playout_dropped_ms = m->dropped * 1000 / RATE;
+	st->queued_ms = (m->q_in - m->q_out) * 1000 / RATE;
+}
+
+void mw_media_free(struct mw_media *m)
+{
+	struct chunk *c;
+
+	if(!m)
+		return;
+	if(m->running && !m->held && m->fd_rtcp >= 0)
+		send_rtcp(m, 1);
+	if(m->ev_tick)
+		event_free(m->ev_tick);
+	if(m->ev_rtp)
+		event_free(m->ev_rtp);
+	if(m->ev_rtcp)
+		event_free(m->ev_rtcp);
+	if(m->fd_rtp >= 0)
+		close(m->fd_rtp);
+	if(m->fd_rtcp >= 0)
+		close(m->fd_rtcp);
+	fifo_pop(m, NULL, m->q_in - m->q_out);
+	while((c = m->spare)) {
+		m->spare = c->next;
+		free(c);
+	}
+	/* marks still pending are dropped without echo: the call is gone */
+	while(m->m_len) {
+		free(m->marks[m->m_head].name);
+		m->m_head = (m->m_head + 1) % m->m_cap;
+		m->m_len--;
+	}
+	free(m->marks);
+	free(m);
+}
