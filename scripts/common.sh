@@ -6,7 +6,7 @@
 BYOC_PACKAGES=(
 	build-essential cmake pkg-config dpkg-dev bison flex git
 	kamailio kamailio-tls-modules kamailio-utils-modules
-	kamailio-json-modules kamailio-extra-modules
+	kamailio-json-modules kamailio-extra-modules kamailio-xml-modules
 	rtpengine-daemon rtpengine-utils redis-server redis-tools
 	sip-tester baresip espeak-ng sox openssl iproute2 procps psmisc
 	libhiredis-dev libjansson-dev libevent-dev libssl-dev libsrtp2-dev

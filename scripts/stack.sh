@@ -34,6 +34,7 @@ stack_vars() {
 	export BYOC_WORKER_NETWORKS="${BYOC_WORKER_NETWORKS:-127.0.1.0/24}"
 	export BYOC_WORKER_SECRET="${BYOC_WORKER_SECRET:-local-worker-secret}"
 	export BYOC_LOG_DIR="$BYOC_RUN/log"
+	export BYOC_TOPOH_IP="${BYOC_TOPOH_IP:-$BYOC_SIP_IP}"
 }
 
 # Waits until 'cmd' succeeds, at most $1 tenths of a second.
@@ -70,6 +71,7 @@ start_rtpengine() {
 		--port-min="$BYOC_RTP_MIN" --port-max=$((BYOC_RTP_MIN + 999)) \
 		--timeout="${BYOC_MEDIA_TIMEOUT:-60}" --silent-timeout=3600 \
 		--delete-delay=0 --num-threads=2 \
+		--b2b-url="http://127.0.0.1:$BYOC_ADMIN_PORT/RPC2" --xmlrpc-format=2 \
 		--foreground --log-stderr --log-level="${BYOC_RTPE_LOG_LEVEL:-6}" \
 		--pidfile="$BYOC_RUN/rtpengine.pid.d" \
 		>"$BYOC_LOG_DIR/rtpengine.log" 2>&1 &

@@ -188,6 +188,7 @@ int br_inbound(sip_msg_t *msg)
 	str user = {ubuf, sizeof(ubuf)};
 
 	br_xavp_reset();
+	br_xavp_set("direction", "inbound");
 	if(msg->first_line.type != SIP_REQUEST || msg->REQ_METHOD != METHOD_INVITE
 			|| parse_sip_msg_uri(msg) < 0 || callid_of(msg, &callid) < 0
 			|| parse_from_header(msg) < 0 || !msg->to
@@ -227,7 +228,6 @@ int br_inbound(sip_msg_t *msg)
 	if(outcome == BR_OK) {
 		a = br_snap_agent_at(s, out.agent);
 		br_xavp_set("agent", a->id);
-		br_xavp_set("direction", "inbound");
 		/* toward the worker: only headers the edge vouches for */
 		br_msg_strip_byoc(msg);
 		br_msg_add_hdr(msg, "X-Byoc-Trunk", t->id);

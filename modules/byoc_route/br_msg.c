@@ -29,16 +29,31 @@ void br_msg_src_ip(sip_msg_t *msg, uint8_t out[BR_IP_LEN])
 	}
 }
 
-int br_msg_from_worker(sip_msg_t *msg)
+static int is_worker(const uint8_t ip[BR_IP_LEN])
 {
-	uint8_t ip[BR_IP_LEN];
 	int i;
 
-	br_msg_src_ip(msg, ip);
 	for(i = 0; i < br_p.nworker_nets; i++)
 		if(br_net_contains(&br_p.worker_nets[i], ip))
 			return 1;
 	return 0;
+}
+
+int br_msg_from_worker(sip_msg_t *msg)
+{
+	uint8_t ip[BR_IP_LEN];
+
+	br_msg_src_ip(msg, ip);
+	return is_worker(ip);
+}
+
+int br_ip_is_worker(const str *ip)
+{
+	uint8_t a[BR_IP_LEN];
+
+	if(!ip->s || br_ip_parse(a, ip->s, ip->len) < 0)
+		return 0;
+	return is_worker(a);
 }
 
 int br_msg_hdr(sip_msg_t *msg, const char *name, str *body)

@@ -16,6 +16,8 @@
 
 /* Source address of the message as 16 mapped bytes. */
 void br_msg_src_ip(sip_msg_t *msg, uint8_t out[BR_IP_LEN]);
+/* 1 if 'ip' (text) is inside worker_networks. */
+int br_ip_is_worker(const str *ip);
 /* 1 if the message comes from one of worker_networks. */
 int br_msg_from_worker(sip_msg_t *msg);
 /* First header with this name (case-insensitive); 0 or -1. */

@@ -167,6 +167,18 @@ static int w_byoc_known_source(sip_msg_t *msg, char *a, char *b)
 	return ki_byoc_known_source(msg);
 }
 
+static int ki_byoc_is_worker_addr(sip_msg_t *msg, str *ip)
+{
+	return br_ip_is_worker(ip) ? 1 : -1;
+}
+static int w_byoc_is_worker_addr(sip_msg_t *msg, char *pip, char *b)
+{
+	str ip;
+	if(fixup_get_svalue(msg, (gparam_t *)pip, &ip) < 0)
+		return -1;
+	return ki_byoc_is_worker_addr(msg, &ip);
+}
+
 static int rtpe_kind(str *kind)
 {
 	if(kind->len == 5 && strncmp(kind->s, "offer", 5) == 0)
@@ -234,6 +246,8 @@ static cmd_export_t cmds[] = {
 				ANY_ROUTE},
 		{"byoc_known_source", (cmd_function)w_byoc_known_source, 0, 0, 0,
 				ANY_ROUTE},
+		{"byoc_is_worker_addr", (cmd_function)w_byoc_is_worker_addr, 1,
+				fixup_spve_null, fixup_free_spve_null, ANY_ROUTE},
 		{"byoc_rtpe_flags", (cmd_function)w_byoc_rtpe_flags, 2,
 				fixup_spve_pvar, fixup_free_spve_pvar, ANY_ROUTE},
 		{0, 0, 0, 0, 0, 0}};
@@ -318,6 +332,9 @@ static sr_kemi_t sr_kemi_byoc_route_exports[] = {
 			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE } },
 	{ str_init("byoc_route"), str_init("known_source"), SR_KEMIP_INT,
 		ki_byoc_known_source, { SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE,
+			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE } },
+	{ str_init("byoc_route"), str_init("is_worker_addr"), SR_KEMIP_INT,
+		ki_byoc_is_worker_addr, { SR_KEMIP_STR, SR_KEMIP_NONE, SR_KEMIP_NONE,
 			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE } },
 	{ str_init("byoc_route"), str_init("rtpe_flags"), SR_KEMIP_XVAL,
 		ki_byoc_rtpe_flags, { SR_KEMIP_STR, SR_KEMIP_NONE, SR_KEMIP_NONE,
