@@ -1,0 +1,397 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * mw_registry.c -- Redis: registration heartbeat and agent lookups over
+ * one async hiredis connection with reconnect (see mw_registry.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include "br_keys.h"
+#include "mw_config.h"
+#include "mw_log.h"
+#include "mw_metrics.h"
+#include "mw_registry.h"
+
+#define RECONNECT_MIN_MS 250
+#define RECONNECT_MAX_MS 5000
+
+struct mw_registry
+{
+	struct event_base *base;
+	const struct mw_config *cfg;
+	struct mw_status *st;
+	redisAsyncContext *ac; /* NULL while disconnected */
+	int connected;		   /* connect callback said OK */
+	struct event *hb;	   /* heartbeat timer */
+	struct event *retry;   /* reconnect timer */
+	int backoff_ms;
+	int hb_inflight; /* replies still expected for this beat */
+	int hb_failed;
+	int closing;		  /* mw_registry_free in progress */
+	char key[BR_KEY_MAX]; /* byoc:v1:worker:<id> */
+	void (*removed)(void *);
+	void *removed_arg;
+};
+
+struct lookup
+{
+	struct mw_registry *r;
+	mw_agent_cb cb;
+	void *arg;
+	char id[BR_ID_MAX + 1];
+};
+
+static void reconnect_cb(evutil_socket_t fd, short what, void *arg);
+
+static void schedule_reconnect(struct mw_registry *r)
+{
+	struct timeval tv;
+
+	if(r->closing)
+		return;
+	r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : RECONNECT_MIN_MS;
+	if(r->backoff_ms > RECONNECT_MAX_MS)
+		r->backoff_ms = RECONNECT_MAX_MS;
+	tv.tv_sec = r->backoff_ms / 1000;
+	tv.tv_usec = (r->backoff_ms % 1000) * 1000;
+	event_add(r->retry, &tv);
+}
+
+static void connect_cb(const redisAsyncContext *ac, int status)
+{
+	struct mw_registry *r = ac->data;
+
+	if(status != REDIS_OK) {
+		MW_LOG_LIMIT(MW_LOG_WARN, "redis %s:%u: connect failed: %s",
+				r->cfg->redis_host, r->cfg->redis_port, ac->errstr);
+		MW_COUNT(MW_C_REDIS_ERRORS);
+		/* hiredis frees the context after this callback */
+		r->ac = NULL;
+		r->connected = 0;
+		atomic_store(&r->st->registry_ok, 0);
+		schedule_reconnect(r);
+		return;
+	}
+	MW_INFO("redis %s:%u connected", r->cfg->redis_host, r->cfg->redis_port);
+	r->connected = 1;
+	r->backoff_ms = 0;
+	mw_registry_kick(r);
+}
+
+static void disconnect_cb(const redisAsyncContext *ac, int status)
+{
+	struct mw_registry *r = ac->data;
+
+	r->ac = NULL;
+	r->connected = 0;
+	r->hb_inflight = 0;
+	if(r->closing)
+		return;
+	MW_WARN("redis %s:%u disconnected%s%s", r->cfg->redis_host,
+			r->cfg->redis_port, status == REDIS_OK ? "" : ": ",
+			status == REDIS_OK ? "" : ac->errstr);
+	MW_COUNT(MW_C_REDIS_ERRORS);
+	atomic_store(&r->st->registry_ok, 0);
+	schedule_reconnect(r);
+}
+
+static void reply_ok_cb(redisAsyncContext *ac, void *reply, void *priv)
+{
+	/* AUTH / SELECT: a failure shows in the commands that follow */
+	redisReply *rep = reply;
+	struct mw_registry *r = ac->data;
+
+	if(!rep || rep->type == REDIS_REPLY_ERROR) {
+		MW_LOG_LIMIT(MW_LOG_ERR, "redis: %s failed: %s", (const char *)priv,
+				rep ? rep->str : "disconnected");
+		MW_COUNT(MW_C_REDIS_ERRORS);
+		(void)r;
+	}
+}
+
+static int start_connect(struct mw_registry *r)
+{
+	redisAsyncContext *ac;
+
+	ac = redisAsyncConnect(r->cfg->redis_host, r->cfg->redis_port);
+	if(!ac)
+		return -ENOMEM;
+	if(ac->err) {
+		MW_LOG_LIMIT(MW_LOG_WARN, "redis %s:%u: %s", r->cfg->redis_host,
+				r->cfg->redis_port, ac->errstr);
+		redisAsyncFree(ac);
+		return -ECONNREFUSED;
+	}
+	ac->data = r;
+	redisLibeventAttach(ac, r->base);
+	redisAsyncSetConnectCallback(ac, connect_cb);
+	redisAsyncSetDisconnectCallback(ac, disconnect_cb);
+	r->ac = ac;
+	/* queued now, sent once connected */
+	if(r->cfg->redis_password[0]) {
+		const char *argv[2] = {"AUTH", r->cfg->redis_password};
+		redisAsyncCommandArgv(ac, reply_ok_cb, "AUTH", 2, argv, NULL);
+	}
+	if(r->cfg->redis_db) {
+		char db[16];
+		const char *argv[2] = {"SELECT", db};
+		snprintf(db, sizeof(db), "%u", r->cfg->redis_db);
+		redisAsyncCommandArgv(ac, reply_ok_cb, "SELECT", 2, argv, NULL);
+	}
+	return 0;
+}
+
+static void reconnect_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mw_registry *r = arg;
+
+	if(r->ac || r->closing)
+		return;
+	if(start_connect(r) < 0)
+		schedule_reconnect(r);
+}
+
+static void hb_reply_cb(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct mw_registry *r = priv;
+	redisReply *rep = reply;
+
+	if(!rep || rep->type == REDIS_REPLY_ERROR) {
+		if(!r->hb_failed)
+			MW_LOG_LIMIT(MW_LOG_ERR, "registry heartbeat failed: %s",
+					rep ? rep->str : "disconnected");
+		r->hb_failed = 1;
+	}
+	if(r->hb_inflight > 0 && --r->hb_inflight == 0) {
+		int was = atomic_exchange(&r->st->registry_ok, !r->hb_failed);
+		if(!was && !r->hb_failed)
+			MW_INFO("registered as %s at %s:%u/%s (capacity %u)", r->cfg->id,
+					r->cfg->adv_ip, r->cfg->adv_port,
+					r->cfg->adv_transport == MW_TP_TCP ? "tcp" : "udp",
+					r->cfg->capacity);
+		if(r->hb_failed)
+			MW_COUNT(MW_C_REDIS_ERRORS);
+	}
+}
+
+void mw_registry_kick(struct mw_registry *r)
+{
+	char port[8], cap[16], active[16], ttl[16], draining[4];
+	const char *hset[] = {"HSET", r->key, "addr", r->cfg->adv_ip, "port", port,
+			"transport", r->cfg->adv_transport == MW_TP_TCP ? "tcp" : "udp",
+			"capacity", cap, "active", active, "draining", draining, "wideband",
+			"0"};
+	const char *expire[] = {"EXPIRE", r->key, ttl};
+	const char *sadd[] = {"SADD", BR_KEY_WORKERS, r->cfg->id};
+
+	if(!r->ac || !r->connected || r->closing) {
+		atomic_store(&r->st->registry_ok, 0);
+		return;
+	}
+	if(r->hb_inflight)
+		return; /* the previous beat is still on its way */
+	snprintf(port, sizeof(port), "%u", r->cfg->adv_port);
+	snprintf(cap, sizeof(cap), "%u", r->cfg->capacity);
+	snprintf(active, sizeof(active), "%u", atomic_load(&r->st->active));
+	snprintf(ttl, sizeof(ttl), "%u", 3 * r->cfg->heartbeat_s);
+	snprintf(draining, sizeof(draining), "%d",
+			atomic_load(&r->st->draining) ? 1 : 0);
+	r->hb_failed = 0;
+	r->hb_inflight = 3;
+	/* pipelined; each reply is counted by hb_reply_cb */
+	redisAsyncCommandArgv(r->ac, hb_reply_cb, r,
+			(int)(sizeof(hset) / sizeof(hset[0])), hset, NULL);
+	redisAsyncCommandArgv(r->ac, hb_reply_cb, r, 3, expire, NULL);
+	redisAsyncCommandArgv(r->ac, hb_reply_cb, r, 3, sadd, NULL);
+}
+
+static void hb_cb(evutil_socket_t fd, short what, void *arg)
+{
+	mw_registry_kick(arg);
+}
+
+int mw_registry_new(struct event_base *base, const struct mw_config *cfg,
+		struct mw_status *st, struct mw_registry **out)
+{
+	struct mw_registry *r = calloc(1, sizeof(*r));
+	struct timeval tv = {(time_t)cfg->heartbeat_s, 0};
+
+	*out = NULL;
+	if(!r)
+		return -ENOMEM;
+	r->base = base;
+	r->cfg = cfg;
+	r->st = st;
+	if(br_key(r->key, sizeof(r->key), BR_K_WORKER, cfg->id) < 0) {
+		free(r);
+		return -EINVAL;
+	}
+	r->hb = event_new(base, -1, EV_PERSIST, hb_cb, r);
+	r->retry = event_new(base, -1, 0, reconnect_cb, r);
+	if(!r->hb || !r->retry) {
+		mw_registry_free(r);
+		return -ENOMEM;
+	}
+	event_add(r->hb, &tv);
+	if(start_connect(r) < 0)
+		schedule_reconnect(r);
+	*out = r;
+	return 0;
+}
+
+static void removed_cb(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct mw_registry *r = priv;
+	void (*done)(void *) = r->removed;
+
+	if(!done)
+		return;
+	r->removed = NULL;
+	done(r->removed_arg);
+}
+
+void mw_registry_remove(struct mw_registry *r, void (*done)(void *), void *arg)
+{
+	const char *del[] = {"DEL", r->key};
+	const char *srem[] = {"SREM", BR_KEY_WORKERS, r->cfg->id};
+
+	event_del(r->hb);
+	atomic_store(&r->st->registry_ok, 0);
+	if(!r->ac || !r->connected) {
+		done(arg);
+		return;
+	}
+	r->removed = done;
+	r->removed_arg = arg;
+	redisAsyncCommandArgv(r->ac, NULL, NULL, 2, del, NULL);
+	/* the last reply of the pipeline says both were processed */
+	redisAsyncCommandArgv(r->ac, removed_cb, r, 3, srem, NULL);
+}
+
+void mw_registry_free(struct mw_registry *r)
+{
+	if(!r)
+		return;
+	r->closing = 1;
+	if(r->ac) {
+		/* pending callbacks run now with a NULL reply */
+		redisAsyncFree(r->ac);
+		r->ac = NULL;
+	}
+	if(r->removed)
+		removed_cb(NULL, NULL, r);
+	if(r->hb)
+		event_free(r->hb);
+	if(r->retry)
+		event_free(r->retry);
+	free(r);
+}
+
+/* ---- agent records ------------------------------------------------------- */
+
+int mw_registry_agent_parse(const char *id, const char *const *kv, size_t n,
+		br_agent_t *a, char *err, size_t errlen)
+{
+	size_t i;
+	char e[160];
+
+	br_agent_defaults(a);
+	if(!br_id_valid(id) || !*id) {
+		snprintf(err, errlen, "invalid agent id");
+		return -EINVAL;
+	}
+	snprintf(a->id, sizeof(a->id), "%s", id);
+	for(i = 0; i + 1 < n; i += 2) {
+		e[0] = 0;
+		if(strcmp(kv[i], "id") == 0)
+			continue; /* the key is authoritative */
+		if(br_agent_set(a, kv[i], kv[i + 1], e, sizeof(e)) < 0) {
+			/* fields written by a newer control plane are ignored, as the
+			 * edge does; anything else makes the record unusable */
+			if(strstr(e, "unknown"))
+				continue;
+			snprintf(err, errlen, "%s", e);
+			return -EINVAL;
+		}
+	}
+	if(br_agent_check(a, e, sizeof(e)) < 0) {
+		snprintf(err, errlen, "%s", e);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void agent_reply_cb(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct lookup *l = priv;
+	redisReply *rep = reply;
+	const char *kv[2 * 64];
+	br_agent_t *a = NULL;
+	char err[200] = "";
+	size_t i, n = 0;
+	int rc;
+
+	if(!rep || rep->type == REDIS_REPLY_ERROR) {
+		MW_COUNT(MW_C_REDIS_ERRORS);
+		snprintf(
+				err, sizeof(err), "redis: %s", rep ? rep->str : "disconnected");
+		rc = -EIO;
+	} else if(rep->type != REDIS_REPLY_ARRAY || rep->elements == 0) {
+		rc = -ENOENT;
+	} else {
+		for(i = 0; i + 1 < rep->elements && n + 2 <= 128; i += 2) {
+			if(rep->element[i]->type != REDIS_REPLY_STRING ||
+					rep->element[i + 1]->type != REDIS_REPLY_STRING)
+				continue;
+			kv[n++] = rep->element[i]->str;
+			kv[n++] = rep->element[i + 1]->str;
+		}
+		a = malloc(sizeof(*a));
+		if(!a) {
+			rc = -ENOMEM;
+		} else {
+			rc = mw_registry_agent_parse(l->id, kv, n, a, err, sizeof(err));
+		}
+	}
+	l->cb(l->arg, rc, rc == 0 ? a : NULL, err);
+	if(a) {
+		br_secret_wipe(a, sizeof(*a));
+		free(a);
+	}
+	free(l);
+}
+
+int mw_registry_get_agent(
+		struct mw_registry *r, const char *id, mw_agent_cb cb, void *arg)
+{
+	struct lookup *l;
+	char key[BR_KEY_MAX];
+	const char *argv[2] = {"HGETALL", key};
+
+	if(!br_id_valid(id) || !*id)
+		return -EINVAL;
+	if(!r->ac || !r->connected)
+		return -ENOTCONN;
+	if(br_key(key, sizeof(key), BR_K_AGENT, id) < 0)
+		return -EINVAL;
+	l = calloc(1, sizeof(*l));
+	if(!l)
+		return -ENOMEM;
+	l->r = r;
+	l->cb = cb;
+	l->arg = arg;
+	snprintf(l->id, sizeof(l->id), "%s", id);
+	if(redisAsyncCommandArgv(r->ac, agent_reply_cb, l, 2, argv, NULL) !=
+			REDIS_OK) {
+		free(l);
+		return -ENOTCONN;
+	}
+	return 0;
+}
