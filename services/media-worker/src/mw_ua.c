@@ -368,7 +368,7 @@ static int osip_send_cb(osip_transaction_t *tr, osip_message_t *sip, char *host,
 		int port, int sock)
 {
 	struct mw_ua *ua;
-	struct mw_peer tmp, *peer = tr ? osip_transaction_get_reserved1(tr) : NULL;
+	struct mw_peer tmp, *peer = tr ? osip_transaction_get_reserved2(tr) : NULL;
 	char *s = NULL;
 	int len, rc;
 
@@ -404,6 +404,10 @@ static int osip_send_cb(osip_transaction_t *tr, osip_message_t *sip, char *host,
 	osip_free(s);
 	return rc < 0 ? -1 : 0;
 }
+
+/* Note: oSIP 5 keeps "your_instance" (our call) in reserved1; the
+ * transaction's peer (struct mw_peer, malloc'ed, freed with the
+ * transaction) lives in reserved2. */
 
 static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -469,7 +473,7 @@ static void free_dead(struct mw_ua *ua)
 
 	while((tr = osip_list_get(&ua->dead, 0)) != NULL) {
 		osip_list_remove(&ua->dead, 0);
-		free(osip_transaction_get_reserved1(tr));
+		free(osip_transaction_get_reserved2(tr));
 		osip_transaction_free2(tr);
 	}
 }
@@ -561,7 +565,7 @@ static void ua_invite(
 {
 	struct mw_sip_verdict v;
 	osip_generic_param_t *tag = NULL;
-	struct mw_peer *peer = osip_transaction_get_reserved1(tr);
+	struct mw_peer *peer = osip_transaction_get_reserved2(tr);
 	struct mw_call *c;
 	int code;
 
@@ -845,7 +849,7 @@ static void ua_input(
 		return;
 	}
 	*pcopy = *peer;
-	osip_transaction_set_reserved1(tr, pcopy);
+	osip_transaction_set_reserved2(tr, pcopy);
 	osip_transaction_add_event(tr, evt);
 	mw_ua_kick(ua);
 }
@@ -889,7 +893,7 @@ int mw_ua_respond(struct mw_ua *ua, osip_transaction_t *tr, int code,
 {
 	osip_message_t *req = tr->orig_request, *r = NULL;
 	osip_generic_param_t *rtag = NULL;
-	struct mw_peer *peer = osip_transaction_get_reserved1(tr);
+	struct mw_peer *peer = osip_transaction_get_reserved2(tr);
 	osip_event_t *evt;
 	int dialog_creating, rc;
 
@@ -1005,7 +1009,7 @@ int mw_ua_request(struct mw_ua *ua, osip_dialog_t *dlg,
 		goto fail;
 	}
 	*pcopy = *peer;
-	osip_transaction_set_reserved1(tr, pcopy);
+	osip_transaction_set_reserved2(tr, pcopy);
 	osip_transaction_set_your_instance(tr, owner);
 	{
 		/* to the edge, whatever the route says (it record-routes itself) */
@@ -1337,7 +1341,7 @@ void mw_ua_free(struct mw_ua *ua)
 		for(k = 0; k < 4; k++)
 			while((tr = osip_list_get(lists[k], 0)) != NULL) {
 				osip_remove_transaction(ua->osip, tr);
-				free(osip_transaction_get_reserved1(tr));
+				free(osip_transaction_get_reserved2(tr));
 				osip_transaction_free2(tr);
 			}
 		free_dead(ua);
