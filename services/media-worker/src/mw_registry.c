@@ -35,6 +35,7 @@ struct mw_registry
 	int hb_inflight; /* replies still expected for this beat */
 	int hb_failed;
 	int closing;		  /* mw_registry_free in progress */
+	int leaving;		  /* deregistered: no heartbeat any more */
 	char key[BR_KEY_MAX]; /* byoc:v1:worker:<id> */
 	void (*removed)(void *);
 	void *removed_arg;
@@ -169,6 +170,8 @@ static void hb_reply_cb(redisAsyncContext *ac, void *reply, void *priv)
 					rep ? rep->str : "disconnected");
 		r->hb_failed = 1;
 	}
+	if(r->leaving)
+		return;
 	if(r->hb_inflight > 0 && --r->hb_inflight == 0) {
 		int was = atomic_exchange(&r->st->registry_ok, !r->hb_failed);
 		if(!was && !r->hb_failed)
@@ -191,7 +194,7 @@ void mw_registry_kick(struct mw_registry *r)
 	const char *expire[] = {"EXPIRE", r->key, ttl};
 	const char *sadd[] = {"SADD", BR_KEY_WORKERS, r->cfg->id};
 
-	if(!r->ac || !r->connected || r->closing) {
+	if(!r->ac || !r->connected || r->closing || r->leaving) {
 		atomic_store(&r->st->registry_ok, 0);
 		return;
 	}
@@ -263,6 +266,7 @@ void mw_registry_remove(struct mw_registry *r, void (*done)(void *), void *arg)
 	const char *srem[] = {"SREM", BR_KEY_WORKERS, r->cfg->id};
 
 	event_del(r->hb);
+	r->leaving = 1;
 	atomic_store(&r->st->registry_ok, 0);
 	if(!r->ac || !r->connected) {
 		done(arg);
