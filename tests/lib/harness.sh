@@ -135,6 +135,23 @@ t_wait_leases() { # trunk n [tenths]
 	return 1
 }
 
+# rtpengine's own view of the media of the only call in progress:
+# prints "<packets from the carrier side> <packets from the worker side>",
+# read from its per-call statistics (ports on the carrier leg face
+# 127.0.0.x, ports on the worker leg face 127.0.1.x).
+rtpe() { rtpengine-ctl -ip 127.0.0.1 -port "$BYOC_RTPE_CLI_PORT" "$@"; }
+t_rtp_counts() {
+	local cid
+	cid=$(rtpe list sessions all | awk -f "$BYOC_ROOT/tests/lib/rtpe.awk")
+	[ -n "$cid" ] || { echo "0 0"; return; }
+	rtpe list sessions "$cid" | awk '
+		/-------- Port/ && !/RTCP/ {
+			for (i = 1; i <= NF; i++) if ($i == "p,") p = $(i - 1)
+			if ($0 ~ /<> +127\.0\.1\./) w += p; else c += p
+		}
+		END { printf "%d %d\n", c, w }'
+}
+
 # Starts a sipp UAS (stand-in worker or carrier) in the background.
 t_uas() { # name ip port scenario [extra sipp args...]
 	local name=$1 ip=$2 port=$3 sf=$4
