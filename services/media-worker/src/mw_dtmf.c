@@ -149,7 +149,8 @@ int mw_dtmf_rx_poll(struct mw_dtmf_rx *rx, uint32_t now_ms,
 		struct mw_dtmf_event *ev, unsigned *n_ev)
 {
 	*n_ev = 0;
-	if(rx->active && now_ms - rx->last_ms >= rx->timeout_ms)
+	/* signed: the caller's clock may lag the arrival times slightly */
+	if(rx->active && (int32_t)(now_ms - rx->last_ms) >= (int32_t)rx->timeout_ms)
 		finish(rx, &ev[(*n_ev)++], MW_DTMF_END_TIMEOUT);
 	return 0;
 }

@@ -84,6 +84,21 @@ static void ring_read(
 		memcpy(dst + k, jb->pcm, (n - k) * sizeof(int16_t));
 }
 
+/* spandsp's plc_fillin writes pitch/4 (up to PLC_PITCH_OVERLAP_MAX)
+ * samples whatever 'len' is on the first call of a gap: short holes are
+ * concealed through a scratch buffer of that size. */
+static void conceal(plc_state_t *plc, int16_t *out, uint32_t len)
+{
+	int16_t tmp[PLC_PITCH_OVERLAP_MAX];
+
+	if(len >= PLC_PITCH_OVERLAP_MAX || plc->missing_samples) {
+		plc_fillin(plc, out, (int)len);
+		return;
+	}
+	plc_fillin(plc, tmp, PLC_PITCH_OVERLAP_MAX);
+	memcpy(out, tmp, len * sizeof(int16_t));
+}
+
 static inline uint32_t ms_to_s(const struct mw_jb *jb, int ms)
 {
 	return (uint32_t)((uint64_t)ms * jb->rate / 1000);
@@ -362,7 +377,7 @@ static void dry_frame(struct mw_jb *jb, int16_t *out)
 	uint32_t fade = (uint32_t)(FADE_MS * (uint64_t)jb->rate / 1000);
 
 	if(jb->dry_run * jb->frame < fade) {
-		plc_fillin(&jb->plc, out, (int)jb->frame);
+		conceal(&jb->plc, out, jb->frame);
 		jb->st.plc_frames++;
 	} else {
 		memset(out, 0, jb->frame * sizeof(int16_t));
@@ -409,7 +424,7 @@ int mw_jb_get(
 	/* inside a talkspurt: keep the delay near the target */
 	if(cur < (int32_t)jb->target - (int32_t)(f / 2) &&
 			jb->since_adjust >= STRETCH_SPACING) {
-		plc_fillin(&jb->plc, out, (int)f);
+		conceal(&jb->plc, out, f);
 		jb->st.stretch_frames++;
 		jb->st.plc_frames++;
 		jb->since_adjust = 0;
@@ -461,7 +476,7 @@ int mw_jb_get(
 				ring_read(jb, jb->play_ts + i, out + i, j - i);
 				plc_rx(&jb->plc, out + i, (int)(j - i));
 			} else {
-				plc_fillin(&jb->plc, out + i, (int)(j - i));
+				conceal(&jb->plc, out + i, j - i);
 			}
 			i = j;
 		}

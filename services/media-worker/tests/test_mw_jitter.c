@@ -336,6 +336,35 @@ static void test_plc_output(void **state)
 	free(jb);
 }
 
+static void test_small_holes_stay_in_frame(void **state)
+{
+	/* 150-sample packets every 160: a 10-sample hole per frame, each the
+	 * start of a concealment (spandsp would write 30 samples there) */
+	struct mw_jb *jb = calloc(1, sizeof(*jb));
+	struct mw_jb_cfg c = {8000, F, 40, 200};
+	int16_t pcm[F], out[F + 64];
+	enum mw_jb_kind kind;
+	unsigned k, i, loss = 0;
+
+	assert_int_equal(mw_jb_init(jb, &c), 0);
+	for(k = 0; k < 100; k++) {
+		/* 80 Hz: a pitch period of 100 samples, overlap 25 > the hole */
+		for(i = 0; i < F; i++)
+			pcm[i] = (int16_t)(((k * F + i) % 100) < 50 ? 9000 : -9000);
+		assert_int_equal(
+				mw_jb_put(jb, 1, (uint16_t)k, k * F, pcm, F - 10, (k + 1) * F),
+				0);
+		for(i = F; i < F + 64; i++)
+			out[i] = 0x5a5a;
+		assert_int_equal(mw_jb_get(jb, out, (k + 1) * F, &kind), 0);
+		loss += kind == MW_JB_LOSS;
+		for(i = F; i < F + 64; i++)
+			assert_int_equal(out[i], 0x5a5a);
+	}
+	assert_true(loss >= 90);
+	free(jb);
+}
+
 static void test_burst_loss(void **state)
 {
 	struct sim *s = sim_new(20, 200);
@@ -567,6 +596,7 @@ int main(void)
 			cmocka_unit_test(test_duplicates),
 			cmocka_unit_test(test_single_loss_plc),
 			cmocka_unit_test(test_plc_output),
+			cmocka_unit_test(test_small_holes_stay_in_frame),
 			cmocka_unit_test(test_burst_loss),
 			cmocka_unit_test(test_wraparound),
 			cmocka_unit_test(test_late_packet),

