@@ -106,6 +106,68 @@ int mw_twilio_connected(char **out)
 			out);
 }
 
+/*
+ * A JSON string of 's', invalid UTF-8 replaced by U+FFFD: SIP header
+ * values come from carriers (a Latin-1 display name is common) and must
+ * not cost the call its "start". jansson validates but does not repair
+ * (its checker is private), so the repair is done here.
+ */
+static json_t *utf8_string(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	json_t *j = json_string(s);
+	char *buf, *o;
+
+	if(j != NULL)
+		return j;
+	buf = malloc(3 * strlen(s) + 1); /* each bad byte becomes 3 bytes */
+	if(buf == NULL)
+		return NULL;
+	o = buf;
+	while(*p != 0) {
+		uint32_t cp;
+		size_t n, i;
+		if(p[0] < 0x80) {
+			*o++ = (char)*p++;
+			continue;
+		}
+		if(p[0] >= 0xc2 && p[0] <= 0xdf) {
+			n = 2;
+			cp = p[0] & 0x1f;
+		} else if(p[0] >= 0xe0 && p[0] <= 0xef) {
+			n = 3;
+			cp = p[0] & 0x0f;
+		} else if(p[0] >= 0xf0 && p[0] <= 0xf4) {
+			n = 4;
+			cp = p[0] & 0x07;
+		} else {
+			n = 0;
+			cp = 0;
+		}
+		for(i = 1; i < n; i++) {
+			if((p[i] & 0xc0) != 0x80)
+				break;
+			cp = cp << 6 | (p[i] & 0x3f);
+		}
+		/* complete, shortest form, no surrogates, <= U+10FFFF */
+		if(n == 0 || i < n || (n == 3 && cp < 0x800) ||
+				(n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+				(cp >= 0xd800 && cp <= 0xdfff)) {
+			memcpy(o, "\xef\xbf\xbd", 3);
+			o += 3;
+			p++;
+			continue;
+		}
+		memcpy(o, p, n);
+		o += n;
+		p += n;
+	}
+	*o = '\0';
+	j = json_string(buf);
+	free(buf);
+	return j;
+}
+
 int mw_twilio_start(struct mw_twilio_stream *s, const char *const *keys,
 		const char *const *vals, size_t n, char **out)
 {
@@ -120,10 +182,9 @@ int mw_twilio_start(struct mw_twilio_stream *s, const char *const *keys,
 		return -ENOMEM;
 	for(i = 0; i < n; i++) {
 		json_t *v;
-		/* json_string rejects invalid UTF-8: such a value is a caller bug
-		 * (SIP headers must be sanitised before they get here). */
+		/* values: invalid UTF-8 repaired; keys: must be valid UTF-8 */
 		if(keys[i] == NULL || vals[i] == NULL || keys[i][0] == '\0' ||
-				(v = json_string(vals[i])) == NULL) {
+				(v = utf8_string(vals[i])) == NULL) {
 			json_decref(params);
 			return -EINVAL;
 		}

@@ -12,7 +12,8 @@
 #include <stdint.h>
 
 /* One stream's identity and counters (the sender side). */
-struct mw_twilio_stream {
+struct mw_twilio_stream
+{
 	char account_sid[35]; /* AC + 32 hex */
 	char call_sid[35];	  /* CA + 32 hex */
 	char stream_sid[35];  /* MZ + 32 hex */
@@ -26,19 +27,22 @@ void mw_twilio_stream_init(struct mw_twilio_stream *s);
 /* Encoders write a NUL-terminated JSON text into a malloc'ed buffer
  * (*out, caller frees) and return its length or -errno. */
 int mw_twilio_connected(char **out);
-/* params: n key/value pairs for customParameters (strings). */
+/* params: n key/value pairs for customParameters (strings; a repeated key:
+ * the last value wins; invalid UTF-8 in a value is replaced by U+FFFD;
+ * NULL or empty keys give -EINVAL). */
 int mw_twilio_start(struct mw_twilio_stream *s, const char *const *keys,
 		const char *const *vals, size_t n, char **out);
 /* 'ulaw' is μ-law audio (160 bytes per 20 ms); ts_ms is media time. */
-int mw_twilio_media(struct mw_twilio_stream *s, const uint8_t *ulaw,
-		size_t len, uint64_t ts_ms, char **out);
+int mw_twilio_media(struct mw_twilio_stream *s, const uint8_t *ulaw, size_t len,
+		uint64_t ts_ms, char **out);
 int mw_twilio_dtmf(struct mw_twilio_stream *s, char digit, char **out);
 int mw_twilio_mark(struct mw_twilio_stream *s, const char *name, char **out);
 int mw_twilio_stop(struct mw_twilio_stream *s, char **out);
 
 /* What a backend may send. HANGUP, TRANSFER and SEND_DTMF are this
  * project's documented extensions (docs/ai-protocol.md). */
-enum mw_twilio_in_type {
+enum mw_twilio_in_type
+{
 	MW_TW_MEDIA,
 	MW_TW_MARK,
 	MW_TW_CLEAR,
@@ -49,16 +53,22 @@ enum mw_twilio_in_type {
 	MW_TW_INVALID  /* not JSON / wrong types: tolerated, counted */
 };
 
-struct mw_twilio_in {
+struct mw_twilio_in
+{
 	enum mw_twilio_in_type type;
-	uint8_t *audio;	 /* MEDIA: decoded μ-law (malloc'ed), else NULL */
+	/* MEDIA: decoded μ-law (malloc'ed; NULL for an empty payload) */
+	uint8_t *audio;
 	size_t audio_len;
-	char *name;		 /* MARK: name ("" when absent); HANGUP: reason;
-						TRANSFER: target; SEND_DTMF: digits (malloc'ed) */
+	/* malloc'ed text: MARK: name ("" when absent); HANGUP: reason ("" when
+	 * absent); TRANSFER: target; SEND_DTMF: digits; else NULL */
+	char *name;
 };
 
 /* Parses one text frame. Never fails hard: bad input gives
- * MW_TW_INVALID. Release with mw_twilio_in_free. */
+ * MW_TW_INVALID (not JSON, no "event" string, media without a strict
+ * base64 payload, transfer target not +E.164 / sip: / sips:, dtmf digits
+ * not 1-64 of 0-9*#A-D, over 16 MiB). A mark without a name gives "",
+ * a hangup without reason "". Release with mw_twilio_in_free. */
 void mw_twilio_parse(const char *json, size_t len, struct mw_twilio_in *in);
 void mw_twilio_in_free(struct mw_twilio_in *in);
 

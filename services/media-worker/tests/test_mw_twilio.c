@@ -183,7 +183,7 @@ static void test_start_invalid(void **state)
 {
 	struct mw_twilio_stream s;
 	const char *k1[] = {NULL}, *v1[] = {"x"};
-	const char *k2[] = {"k"}, *v2[] = {"\xff\xfe"}; /* not UTF-8 */
+	const char *k2[] = {"k\xff"}, *v2[] = {"x"}; /* key not UTF-8 */
 	const char *k3[] = {""}, *v3[] = {"x"};
 	char *out = (char *)1;
 
@@ -194,6 +194,40 @@ static void test_start_invalid(void **state)
 	assert_int_equal(mw_twilio_start(&s, NULL, NULL, 2, &out), -EINVAL);
 	assert_null(out);
 	assert_int_equal(s.seq, 0); /* nothing was sent */
+}
+
+/* SIP header values in Latin-1 or broken UTF-8 are repaired, not fatal */
+static void test_start_repairs_utf8(void **state)
+{
+	static const struct
+	{
+		const char *in, *want;
+	} cases[] = {
+			{"Jos\xe9", "Jos\xef\xbf\xbd"},
+			{"\xff\xfe", "\xef\xbf\xbd\xef\xbf\xbd"},
+			{"caf\xc3\xa9", "caf\xc3\xa9"},
+			{"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"}, /* overlong */
+			{"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+			{"a\xe2\x82", "a\xef\xbf\xbd\xef\xbf\xbd"}, /* truncated */
+			{"\xf0\x9f\x98\x80!", "\xf0\x9f\x98\x80!"},
+	};
+	struct mw_twilio_stream s;
+	const char *k[] = {"caller"};
+	char *out;
+	json_t *j;
+	size_t i;
+	int n;
+
+	for(i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		mw_twilio_stream_init(&s);
+		n = mw_twilio_start(&s, k, &cases[i].in, 1, &out);
+		j = load(out, n);
+		assert_string_equal(
+				str(json_object_get(j, "start"), "customParameters", "caller"),
+				cases[i].want);
+		json_decref(j);
+		free(out);
+	}
 }
 
 static void test_media(void **state)
@@ -639,6 +673,7 @@ int main(void)
 			cmocka_unit_test(test_connected),
 			cmocka_unit_test(test_start),
 			cmocka_unit_test(test_start_invalid),
+			cmocka_unit_test(test_start_repairs_utf8),
 			cmocka_unit_test(test_media),
 			cmocka_unit_test(test_dtmf),
 			cmocka_unit_test(test_mark_stop),
