@@ -575,6 +575,7 @@ int mw_call_new(struct mw_ua *ua, osip_transaction_t *ist,
 		osip_message_t *invite, const struct mw_peer *peer,
 		struct mw_call **out)
 {
+	static uint64_t serial; /* SIP thread only */
 	const struct mw_config *cfg = mw_ua_config(ua);
 	osip_generic_param_t *ftag = NULL;
 	struct mw_call *c;
@@ -588,6 +589,7 @@ int mw_call_new(struct mw_ua *ua, osip_transaction_t *ist,
 	if(!c)
 		return -ENOMEM;
 	c->ua = ua;
+	c->serial = ++serial;
 	c->st = mw_thread_self();
 	c->call_id = strdup(invite->call_id->number);
 	c->timer = event_new(mw_ua_base(ua), -1, 0, call_timer_cb, c);

@@ -175,7 +175,7 @@ static int conn_addr(sdp_message_t *sdp, int mi, struct mw_sdp_remote *r)
 int mw_sdp_parse(const char *body, size_t len, struct mw_sdp_remote *r)
 {
 	sdp_message_t *sdp = NULL;
-	char buf[MW_SDP_MAX + 2];
+	char buf[MW_SDP_MAX + 4]; /* + '-' for an empty s=, + a final CRLF */
 	int mi, k, rc = -ENOMEDIUM;
 	char *p;
 
@@ -195,6 +195,13 @@ int mw_sdp_parse(const char *body, size_t len, struct mw_sdp_remote *r)
 	if((p = strstr(buf, "\ns=\r")) || (p = strstr(buf, "\ns=\n"))) {
 		memmove(p + 4, p + 3, len - (size_t)(p + 3 - buf) + 1);
 		p[3] = '-';
+		len++;
+	}
+	/* oSIP wants every line terminated; a body cut by Content-Length or
+	 * sent without the last CRLF is common */
+	if(buf[len - 1] != '\n') {
+		memcpy(buf + len, "\r\n", 3);
+		len += 2;
 	}
 	if(sdp_message_init(&sdp) != 0)
 		return -ENOMEM;

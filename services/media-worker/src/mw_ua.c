@@ -202,6 +202,26 @@ static void conn_close(struct mw_sip_conn *c)
 static void ua_input(
 		struct mw_ua *ua, char *buf, size_t len, const struct mw_peer *peer);
 
+static void conn_flushed_cb(struct bufferevent *bev, void *arg)
+{
+	struct mw_sip_conn *c = arg;
+
+	if(evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_close(c);
+}
+
+/* Closes once the output is sent (libevent le-proxy's pattern): the
+ * last response before giving up on a stream must not be lost. */
+static void conn_close_after_flush(struct mw_sip_conn *c)
+{
+	bufferevent_disable(c->bev, EV_READ);
+	if(evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		conn_close(c);
+		return;
+	}
+	bufferevent_setcb(c->bev, NULL, conn_flushed_cb, NULL, c);
+}
+
 static void conn_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct mw_sip_conn *c = arg;
@@ -223,10 +243,10 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 		n = len < MW_SIP_MAX_MSG + 64 ? len : MW_SIP_MAX_MSG + 64;
 		p = evbuffer_pullup(in, (ssize_t)n);
 		rc = mw_sip_frame((const char *)p, n, &msglen, &skip);
-		if(skip) {
+		if(skip && rc != 1) {
+			/* keep-alive CRLFs before an incomplete or bad message */
 			evbuffer_drain(in, skip);
-			if(rc != 1)
-				continue;
+			continue;
 		}
 		if(rc == 0) {
 			if(len > MW_SIP_MAX_MSG + 64)
@@ -235,12 +255,20 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 				break;
 		}
 		if(rc < 0) {
+			char out[1024];
+			int r = mw_sip_raw_reply((const char *)p + skip, n - skip,
+					rc == -EMSGSIZE ? 513 : 400,
+					rc == -EMSGSIZE ? NULL : "Bad Content-Length", NULL, NULL,
+					out, sizeof(out));
+			/* a last word before closing a stream we cannot frame */
+			if(r > 0)
+				bufferevent_write(bev, out, (size_t)r);
 			MW_COUNT(rc == -EMSGSIZE ? MW_C_SIP_OVERSIZE : MW_C_SIP_TCP_ERRORS);
 			MW_LOG_LIMIT(MW_LOG_WARN,
 					"sip tcp: %s from connection %llu, closing it",
 					rc == -EMSGSIZE ? "oversized message" : "bad framing",
 					(unsigned long long)c->id);
-			conn_close(c);
+			conn_close_after_flush(c);
 			return;
 		}
 		memcpy(ua->rxbuf, p + skip, msglen);
@@ -615,7 +643,6 @@ static void ua_invite(
 		respond_simple(ua, tr, 500, NULL, NULL);
 		return;
 	}
-	c->serial = ++ua->serial;
 	link_call(ua, c);
 	osip_transaction_set_your_instance(tr, c);
 }

@@ -234,6 +234,22 @@ static void malformed(void **state)
 	assert_int_equal(mw_sdp_parse("", 0, &r), -EINVAL);
 }
 
+/* Bodies cut by Content-Length (no final CRLF) and empty "s=" lines are
+ * common in the wild (and in the RFC 5118 corpus): accepted. */
+static void lenient_forms(void **state)
+{
+	struct mw_sdp_remote r;
+	const char *o = OFFER_HEAD "m=audio 30000 RTP/AVP 0\r\na=ptime:2";
+
+	assert_int_equal(parse(o, &r), 0);
+	assert_int_equal(parse("v=0\r\no=x 1 1 IN IP4 10.0.0.5\r\ns=\r\n"
+						   "c=IN IP4 10.0.0.5\r\nt=0 0\r\n"
+						   "m=audio 30000 RTP/AVP 8",
+							 &r),
+			0);
+	assert_int_equal(r.pt, 8);
+}
+
 static void own_offer_round_trip(void **state)
 {
 	struct mw_sdp_remote r;
@@ -310,6 +326,7 @@ int main(void)
 			cmocka_unit_test(direction_and_hold),
 			cmocka_unit_test(version_increments_on_change),
 			cmocka_unit_test(malformed),
+			cmocka_unit_test(lenient_forms),
 			cmocka_unit_test(own_offer_round_trip),
 			cmocka_unit_test(ipv6_corpus),
 	};
