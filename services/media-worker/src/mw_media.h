@@ -45,14 +45,20 @@ struct mw_media_cbs {
 	 * with or without the marker bit). digit: 0-9 * # A-D */
 	void (*on_dtmf)(void *arg, char digit, int duration_ms);
 	/* the audio queued before this mark has been sent on the wire (or it
-	 * was flushed by mw_media_clear) */
+	 * was flushed by mw_media_clear, or dropped by the playout cap).
+	 * Called from the 20 ms tick, or synchronously from inside
+	 * mw_media_mark (empty queue) and mw_media_clear. */
 	void (*on_mark)(void *arg, const char *name);
-	/* no RTP from the far end for rtp_timeout_ms */
+	/* no RTP from the far end for rtp_timeout_ms (once per silence; not
+	 * while on hold; re-armed by the next RTP packet or by a resume) */
 	void (*on_timeout)(void *arg);
 };
 
 /* Creates the session and binds its RTP/RTCP sockets. *port_out is the
- * local RTP port to put in the SDP. Sending starts with mw_media_start. */
+ * local RTP port to put in the SDP. Sending starts with mw_media_start.
+ * (local_ip must be a numeric IPv4/IPv6 address, NULL/"" = 0.0.0.0;
+ * jb_min_ms/jb_max_ms 0 = 20/200, playout_max_ms 0 = 300000;
+ * -EADDRINUSE when every port pair of the range is taken.) */
 int mw_media_new(struct event_base *base, const struct mw_media_cfg *cfg,
 		const struct mw_media_cbs *cbs, void *arg, struct mw_media **out,
 		uint16_t *port_out);
@@ -60,14 +66,17 @@ int mw_media_new(struct event_base *base, const struct mw_media_cfg *cfg,
 /* Far end from the negotiated SDP (call again on re-INVITE/UPDATE). 'pt'
  * is the audio payload type (0/8), 'te_pt' the telephone-event payload
  * type or -1. Symmetric RTP: the first packets received re-point the
- * destination to their actual source. */
+ * destination to their actual source (rule in mw_media.c; a new address
+ * clears the latch). -EINVAL for another pt, -EAFNOSUPPORT when the
+ * address family is not local_ip's. */
 int mw_media_set_remote(struct mw_media *m, const struct sockaddr *sa,
 		socklen_t salen, int pt, int te_pt);
 
 /* Starts the 20 ms clock (RTP out, on_audio in). */
 int mw_media_start(struct mw_media *m);
 /* Hold (a=sendonly/inactive from the far end): keep the clocks, send
- * nothing; resume with on = 0. */
+ * nothing; resume with on = 0. The playout queue (and its marks, and
+ * queued DTMF) waits during the hold and resumes with it. */
 int mw_media_hold(struct mw_media *m, int on);
 
 /* Queues AI audio for playout (any length; bounded by playout_max_ms:
@@ -79,20 +88,28 @@ int mw_media_mark(struct mw_media *m, const char *name);
 /* Drops all queued audio (silence from the next 20 ms tick) and echoes
  * every pending mark, in order, before returning. */
 int mw_media_clear(struct mw_media *m);
-/* Sends an RFC 4733 digit toward the far end (part 2 of the worker). */
+/* Sends an RFC 4733 digit toward the far end (part 2 of the worker).
+ * Queued (up to 32 digits, 60 ms apart); duration clamped to 40..5000 ms
+ * (<= 0: 100 ms). The AI audio waits while a digit is on the wire.
+ * -ENOTSUP without a telephone-event payload type, -ENOBUFS when full. */
 int mw_media_send_dtmf(struct mw_media *m, char digit, int duration_ms);
 
 struct mw_media_stats {
+	/* rtp_bad: datagrams dropped as malformed/truncated (RTP or RTCP),
+	 * of an unexpected payload type, or from a foreign source */
 	uint64_t rtp_rx, rtp_tx, rtp_bad, rtp_lost, rtp_late, rtcp_rx, rtcp_tx;
 	uint32_t jitter_ms; /* RFC 3550 interarrival jitter */
 	uint32_t jb_ms;		/* current jitter buffer depth */
 	uint64_t underruns; /* ticks with nothing queued while the AI talked */
+	/* plc_frames: frames with concealed samples (loss, delay stretch,
+	 * 60 ms fade-out when the far end stops sending) */
 	uint64_t plc_frames, dtmf_events, playout_dropped_ms;
 	uint64_t queued_ms; /* AI audio waiting */
 };
 void mw_media_get_stats(const struct mw_media *m, struct mw_media_stats *st);
 
-/* Stops the clocks, closes the sockets, frees everything. */
+/* Stops the clocks, closes the sockets, frees everything (sends an RTCP
+ * BYE first; pending marks are not echoed). */
 void mw_media_free(struct mw_media *m);
 
 #endif

@@ -975,6 +975,44 @@ static void test_playout_cap_and_underruns(void **state)
 	event_base_free(base);
 }
 
+static void test_ipv6(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct rec ra = {0}, rb = {0};
+	struct mw_media_cfg cfg = {"::1", PMIN, PMAX, 20, 200, 0, 0};
+	struct mw_media *a = NULL, *b = NULL;
+	uint16_t pa, pb;
+	struct sockaddr_in6 sa = {0};
+	struct sockaddr_in v4 = lo(1000);
+
+	assert_int_equal(mw_media_new(base, &cfg, &cbs, &ra, &a, &pa), 0);
+	assert_int_equal(mw_media_new(base, &cfg, &cbs, &rb, &b, &pb), 0);
+	sa.sin6_family = AF_INET6;
+	sa.sin6_addr = in6addr_loopback;
+	sa.sin6_port = htons(pb);
+	assert_int_equal(
+			mw_media_set_remote(a, (struct sockaddr *)&sa, sizeof(sa), 8, 101),
+			0);
+	sa.sin6_port = htons(pa);
+	assert_int_equal(
+			mw_media_set_remote(b, (struct sockaddr *)&sa, sizeof(sa), 8, 101),
+			0);
+	assert_int_equal(
+			mw_media_set_remote(a, (struct sockaddr *)&v4, sizeof(v4), 0, -1),
+			-EAFNOSUPPORT);
+	mw_media_start(a);
+	mw_media_start(b);
+	assert_int_equal(mw_media_send_dtmf(a, 'D', 80), 0);
+	run_ms(base, 500);
+	assert_string_equal(rb.digits, "D");
+	assert_true(stats(b).rtp_rx >= 20);
+	assert_int_equal(stats(b).rtp_bad, 0);
+	assert_true(stats(a).rtp_rx >= 20);
+	mw_media_free(a);
+	mw_media_free(b);
+	event_base_free(base);
+}
+
 static void test_api_errors(void **state)
 {
 	struct event_base *base = event_base_new();
@@ -1025,6 +1063,7 @@ int main(void)
 			cmocka_unit_test(test_rtcp_report),
 			cmocka_unit_test(test_hostile),
 			cmocka_unit_test(test_playout_cap_and_underruns),
+			cmocka_unit_test(test_ipv6),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
