@@ -200,9 +200,10 @@ static void report(const char *trunk, const br_probe_result_t *r)
 
 	if(br_key(kh, sizeof(kh), BR_K_HEALTH, trunk) < 0)
 		return;
-	/* any final answer proves the trunk is reachable and talking SIP;
-	 * only timeouts, transport errors and 5xx/6xx server failures count */
-	ok[0] = (r->code >= 200 && r->code < 500) ? '1' : '0';
+	/* any final answer proves the trunk is reachable and talking SIP
+	 * (many carriers answer OPTIONS with 403/404/405); timeouts and
+	 * transport errors (tm's local 408) and 5xx/6xx count as failures */
+	ok[0] = (r->code >= 200 && r->code < 500 && r->code != 408) ? '1' : '0';
 	ok[1] = 0;
 	snprintf(code, sizeof(code), "%d", r->code);
 	snprintf(rtt, sizeof(rtt), "%d", r->rtt_ms);

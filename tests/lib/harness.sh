@@ -186,5 +186,9 @@ t_uac() {
 	echo "$rc"
 }
 
+# 1 if sipp instance 'name' got a 200 (scenarios that accept refusals end
+# "successfully" on a refusal too, so their exit code is not enough).
+t_answered() { grep -q '^SIP/2.0 200' "$BYOC_LOG_DIR/$1.msg" 2>/dev/null && echo 1 || echo 0; }
+
 # The messages a sipp instance exchanged.
 t_msgs() { cat "$BYOC_LOG_DIR/$1.msg" 2>/dev/null || true; }
