@@ -17,7 +17,10 @@ The stub is deliberately not the reference agent: the tests need exact,
 scripted backend behaviour (hang up now, close now, stay silent)."""
 
 import asyncio
-import audioop
+import warnings
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+import audioop  # noqa: E402 (deprecated in 3.13; fine on bookworm's 3.11)
 import base64
 import hashlib
 import json
@@ -28,9 +31,6 @@ import socket
 import struct
 import sys
 import time
-import warnings
-
-warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
 # ---- WebSocket backend stub --------------------------------------------
@@ -239,9 +239,6 @@ def encrypt(keyfile, aad, plain):
 def torture(host, port, corpus):
     files = sorted(os.path.join(corpus, d, f) for d in ("rfc4475", "rfc5118")
                    for f in os.listdir(os.path.join(corpus, d)))
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    u.settimeout(0.2)
-
     def collect(recv):
         got = []
         while True:
@@ -261,8 +258,13 @@ def torture(host, port, corpus):
         # unique branches: several corpus files share one, which would make
         # them retransmissions of each other
         data = data.replace(b"branch=z9hG4bK", b"branch=z9hG4bK" + name.encode().replace(b"/", b"-") + b"-")
+        # a socket per file: retransmitted final responses of earlier
+        # INVITEs (never ACKed here) do not mix into later answers
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.settimeout(0.2)
         u.sendto(data, (host, port))
         print("udp %s %s" % (name, "|".join(collect(lambda: u.recvfrom(65535)[0])) or "-"))
+        u.close()
         data = data.replace(b"branch=z9hG4bK", b"branch=z9hG4bKtcp")
         t = socket.create_connection((host, port))
         t.settimeout(0.2)

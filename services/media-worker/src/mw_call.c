@@ -273,6 +273,15 @@ static void call_timer_cb(evutil_socket_t fd, short what, void *arg)
 	mw_log_ctx(NULL);
 }
 
+/* The RTP sockets are of one address family (the media IP's): an SDP of
+ * the other one cannot be served (488). */
+static int family_ok(const struct mw_call *c, const struct mw_sdp_remote *r)
+{
+	int fam = strchr(mw_ua_config(c->ua)->rtp_ip, ':') ? AF_INET6 : AF_INET;
+
+	return r->family == fam;
+}
+
 /* ---- customParameters ---------------------------------------------------- */
 
 static int param_add(struct mw_call_setup *s, const char *k, const char *v)
@@ -615,6 +624,8 @@ int mw_call_new(struct mw_ua *ua, osip_transaction_t *ist,
 	body = mw_sip_body(invite, &blen, ctype, sizeof(ctype));
 	if(body) {
 		rc = mw_sdp_parse(body, blen, &c->remote);
+		if(rc == 0 && !family_ok(c, &c->remote))
+			rc = -ENOMEDIUM;
 		if(rc == -ENOMEDIUM) {
 			call_refuse(c, 488, NULL,
 					"Warning: 304 byoc \"no common audio codec (PCMU, "
@@ -787,7 +798,7 @@ void mw_call_on_ack(struct mw_call *c, osip_message_t *ack)
 	if(had_offer) {
 		/* the answer to our offer (late offer, or re-INVITE without SDP) */
 		c->late_offer = 0;
-		if(!body || mw_sdp_parse(body, blen, &r) < 0) {
+		if(!body || mw_sdp_parse(body, blen, &r) < 0 || !family_ok(c, &r)) {
 			MW_WARN("call %llu: ACK without an acceptable SDP answer",
 					(unsigned long long)c->serial);
 			if(!c->have_remote) {
@@ -857,6 +868,8 @@ static void on_offer(struct mw_call *c, osip_transaction_t *tr,
 		c->late_offer = 1;
 	} else {
 		rc = mw_sdp_parse(b, blen, &r);
+		if(rc == 0 && !family_ok(c, &r))
+			rc = -ENOMEDIUM;
 		if(rc < 0) {
 			/* the session goes on unchanged (RFC 3261 14.2) */
 			mw_ua_respond(c->ua, tr, rc == -ENOMEDIUM ? 488 : 400, NULL, NULL,
