@@ -68,7 +68,7 @@ int ra_wav_read_ulaw(
 {
 	uint8_t *b = NULL, *out;
 	const uint8_t *fmt = NULL, *data = NULL;
-	size_t n, off, data_len = 0;
+	size_t n = 0, off, data_len = 0;
 	uint16_t format = 0, channels = 0, bits = 0;
 	uint32_t rate = 0;
 	int rc;
