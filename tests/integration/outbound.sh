@@ -33,6 +33,12 @@ rc=$(out_call o1 +14155550123 +14155550100)
 assert_eq 1 "$(t_answered o1)" "outbound call through a carrier that demands digest"
 m=$(t_msgs ca1)
 assert_match 'Proxy-Authorization: Digest username="acme-out"' "$m" "edge answered the challenge with the trunk's username"
+# recompute the digest (RFC 2617, no qop) with the trunk's password
+pa=$(grep -m1 '^Proxy-Authorization:' "$BYOC_LOG_DIR/ca1.msg")
+field() { sed -n "s/.* $1=\"\([^\"]*\)\".*/\1/p" <<<"$pa"; }
+md5() { printf '%s' "$1" | md5sum | cut -d' ' -f1; }
+want=$(md5 "$(md5 "acme-out:$(field realm):carrier-pw"):$(field nonce):$(md5 "INVITE:$(field uri)")")
+assert_eq "$want" "$(field response)" "the digest response is right for the trunk's password"
 assert_match 'INVITE sip:\+14155550123@127.0.0.2' "$m" "carrier gets the E.164 destination"
 assert_match 'From: <sip:\+14155550100@' "$m" "caller ID owned by the trunk passes"
 assert_nomatch 'X-Byoc' "$m" "no internal X-Byoc-* header (secret, agent) reaches the carrier"

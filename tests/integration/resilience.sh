@@ -76,9 +76,15 @@ kill -KILL "$KPID" $kids 2>/dev/null || true
 t0=$(date +%s%N)
 t_wait_leases lim 0 100 && pass "leases of the dead proxy expired" || fail "leases left: $(t_leases lim)"
 assert_le "$(elapsed_ms "$t0")" 4600 "time to expiry, bound lease_ttl=4 s + polling (ms)"
-kill "$crash_pid" 2>/dev/null || true
+t_kill_uac crash
+wait "$crash_pid" 2>/dev/null || true
 start_kamailio
 t_wait_config
+# a first request from the carrier address before the measured calls:
+# right after a kill -9 restart, sipp's first datagram was once seen from
+# 127.0.0.1 (not reproducible under strace/tcpdump); OPTIONS is answered
+# whatever its source
+t_uac warm 127.0.0.2 uac_options.xml x -key ua carrier-sim >/dev/null
 t_uac afterc 127.0.0.2 uac_any.xml +14155550100 -m 3 -r 20 -l 3 -d 500 >/dev/null
 # each admitted call shows two 200s (INVITE and BYE)
 assert_eq 6 "$(grep -c '^SIP/2.0 200' "$BYOC_LOG_DIR/afterc.msg" || true)" "after restart the trunk takes its full 3 calls again"
@@ -97,5 +103,7 @@ sleep 0.5
 kill -0 "$(cat "$BYOC_RUN/kamailio.pid")" && pass "proxy up after the torture corpus" || fail "proxy died"
 rc=$(t_uac post 127.0.0.2 uac_call.xml +14155550100 -d 100)
 assert_eq 0 "$rc" "normal call after the torture corpus"
-assert_nomatch 'CRITICAL|segfault|core dumped' "$(cat "$BYOC_LOG_DIR/kamailio.log")" "no crash in the log"
+# (Kamailio logs CRITICAL when it cannot reply to a torture message whose
+# Via is unusable; that is a refusal, not a crash)
+assert_nomatch 'segfault|Segmentation|core dumped|SIGSEGV|SIGABRT' "$(cat "$BYOC_LOG_DIR/kamailio.log")" "no crash in the log"
 t_done

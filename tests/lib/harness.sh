@@ -24,9 +24,12 @@ stack_vars
 t_log() { printf '[%s] %s\n' "$T_NAME" "$*"; }
 
 t_cleanup() {
-	local p
+	local p f
 	for p in "${T_PIDS[@]:-}"; do
 		[ -n "$p" ] && kill "$p" 2>/dev/null || true
+	done
+	for f in "$BYOC_RUN"/uac-*.pid; do
+		[ -s "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
 	done
 	stack_down >/dev/null 2>&1 || true
 }
@@ -172,18 +175,36 @@ t_stop_uas() { # name
 	sleep 0.2
 }
 
-# Runs a sipp UAC to completion; prints its exit code.
+# Runs a sipp UAC to completion; prints its exit code. Its pid is kept in
+# $BYOC_RUN/uac-<name>.pid so a test (or the cleanup) can stop a UAC left
+# running in the background by pid.
 # t_uac name src_ip scenario service [extra sipp args...]
 t_uac() {
 	local name=$1 ip=$2 sf=$3 svc=$4
 	shift 4
-	local rc=0
+	local rc=0 pid port n
+	# an explicit local port from this slot's range (+85..+99, rotating):
+	# with -p 0 sipp sometimes sent its first datagram from the wildcard
+	# address (source 127.0.0.1 instead of -i)
+	# (a counter file: t_uac usually runs in a command substitution)
+	n=$(( ($(cat "$BYOC_RUN/uac.n" 2>/dev/null || echo 0) + 1) % 15 ))
+	echo "$n" >"$BYOC_RUN/uac.n"
+	port=$((BYOC_PORT_BASE + 85 + n))
 	timeout 120 sipp "$BYOC_SIP_IP:$BYOC_SIP_PORT" -sf "$T_SIPP_DIR/$sf" \
-		-i "$ip" -p 0 -s "$svc" -m 1 -nostdin -timeout 30 -timeout_error \
+		-i "$ip" -p "$port" -s "$svc" -m 1 -nostdin -timeout 30 -timeout_error \
 		-trace_msg -message_file "$BYOC_LOG_DIR/$name.msg" \
 		-trace_err -error_file "$BYOC_LOG_DIR/$name.err" "$@" \
-		>"$BYOC_LOG_DIR/$name.out" 2>&1 || rc=$?
+		>"$BYOC_LOG_DIR/$name.out" 2>&1 &
+	pid=$!
+	echo "$pid" >"$BYOC_RUN/uac-$name.pid"
+	wait "$pid" || rc=$?
+	rm -f "$BYOC_RUN/uac-$name.pid"
 	echo "$rc"
+}
+
+t_kill_uac() { # name
+	local f="$BYOC_RUN/uac-$1.pid"
+	[ -s "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
 }
 
 # 1 if sipp instance 'name' got a 200 (scenarios that accept refusals end
