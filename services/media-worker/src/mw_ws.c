@@ -578,7 +578,7 @@ static void client_upgrade(struct mw_ws *ws)
 	if(ws_open(ws) < 0)
 		return;
 	/* frames sent right behind the 101 */
-	if(ws->state == WS_OPEN &&
+	if((ws->state == WS_OPEN || ws->state == WS_CLOSING) &&
 			evbuffer_get_length(bufferevent_get_input(ws->bev)) > 0)
 		ws_recv(ws);
 }
@@ -678,7 +678,7 @@ static void server_upgrade(struct mw_ws *ws)
 	}
 	if(ws_open(ws) < 0)
 		return;
-	if(ws->state == WS_OPEN &&
+	if((ws->state == WS_OPEN || ws->state == WS_CLOSING) &&
 			evbuffer_get_length(bufferevent_get_input(ws->bev)) > 0)
 		ws_recv(ws);
 }
