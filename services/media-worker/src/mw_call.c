@@ -903,7 +903,18 @@ static void on_offer(struct mw_call *c, osip_transaction_t *tr,
 void mw_call_on_request(
 		struct mw_call *c, osip_transaction_t *tr, osip_message_t *req)
 {
+	uint32_t cseq = 0;
+
 	mw_log_ctx(c->call_id);
+	/* RFC 3261 12.2.2: a lower CSeq than the last one is out of order */
+	mw_sip_u31(req->cseq->number, &cseq);
+	if(c->dlg && (int64_t)cseq < (int64_t)c->dlg->remote_cseq) {
+		mw_ua_respond(c->ua, tr, 500, "CSeq Out Of Order", NULL, NULL, NULL,
+				NULL, NULL);
+		goto out;
+	}
+	if(c->dlg)
+		c->dlg->remote_cseq = (int)cseq;
 	if(MSG_IS_BYE(req)) {
 		mw_ua_respond(c->ua, tr, 200, NULL, NULL, NULL, NULL, NULL, NULL);
 		if(c->state == MW_CALL_NEW || c->state == MW_CALL_CONNECTING) {
@@ -939,6 +950,7 @@ void mw_call_on_request(
 				"Allow: " MW_UA_ALLOW "\r\nAccept: application/sdp\r\n", NULL,
 				NULL, NULL);
 	}
+out:
 	mw_log_ctx(NULL);
 }
 

@@ -145,13 +145,12 @@ static int thread_setup(struct mw_thread *t, unsigned idx)
 	if(event_add(t->qev, NULL) < 0 || event_add(t->tick, &one_s) < 0)
 		return -EIO;
 	atomic_store(&t->alive_ms, mw_now_ms());
-	if(idx > 0) {
-		t->dns = evdns_base_new(t->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
-		if(!t->dns)
-			MW_WARN("thread %u: no DNS resolver (resolv.conf?); AI URLs "
-					"must use IP addresses",
-					idx);
-	}
+	/* every loop may carry calls (thread 0 too when it is the only one) */
+	t->dns = evdns_base_new(t->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+	if(!t->dns)
+		MW_WARN("thread %u: no DNS resolver (resolv.conf?); AI URLs must use "
+				"IP addresses",
+				idx);
 	return 0;
 }
 

@@ -69,7 +69,6 @@ struct mw_ua
 	struct mw_call *calls;	  /* list of all calls */
 	struct mw_call *buckets[MW_UA_BUCKETS];
 	unsigned ncalls;
-	uint64_t serial;
 	char contact_udp[160], contact_tcp[160];
 	/* draining */
 	int draining;
