@@ -335,16 +335,50 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	}
 }
 
+/* The SIP address (port 0) as a socket address. */
+static int local_addr(
+		const struct mw_ua *ua, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if(inet_pton(AF_INET, ua->cfg->sip_ip, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		*len = sizeof(*s4);
+		return 0;
+	}
+	if(inet_pton(AF_INET6, ua->cfg->sip_ip, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		*len = sizeof(*s6);
+		return 0;
+	}
+	return -EINVAL;
+}
+
 /* A new outgoing TCP connection (a request whose connection is gone). */
 static struct mw_sip_conn *conn_connect(
 		struct mw_ua *ua, const struct sockaddr *sa, socklen_t len)
 {
 	struct bufferevent *bev;
 	struct mw_sip_conn *c;
+	struct sockaddr_storage src;
+	socklen_t srclen;
+	evutil_socket_t fd;
 
-	bev = bufferevent_socket_new(ua->base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if(!bev)
+	/* from the SIP address: the edge recognises workers by source */
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if(fd < 0)
 		return NULL;
+	if(local_addr(ua, &src, &srclen) == 0 && src.ss_family == sa->sa_family &&
+			bind(fd, (struct sockaddr *)&src, srclen) < 0)
+		MW_LOG_LIMIT(MW_LOG_WARN, "sip tcp: cannot bind to %s: %s",
+				ua->cfg->sip_ip, strerror(errno));
+	bev = bufferevent_socket_new(ua->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if(!bev) {
+		close(fd);
+		return NULL;
+	}
 	c = conn_add(ua, bev, sa, len);
 	if(!c) {
 		bufferevent_free(bev);
@@ -957,6 +991,36 @@ int mw_ua_respond(struct mw_ua *ua, osip_transaction_t *tr, int code,
 	return 0;
 }
 
+/* The IP literal and port of a Route entry into 'p' (unchanged when the
+ * host is a name: the worker does not resolve names on the SIP path). */
+static void route_address(osip_route_t *rt, struct mw_peer *p)
+{
+	struct mw_peer t = *p;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&t.ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&t.ss;
+	uint32_t port = 5060;
+
+	if(!rt->url || !rt->url->host)
+		return;
+	if(rt->url->port &&
+			(!mw_sip_u31(rt->url->port, &port) || port == 0 || port > 65535))
+		return;
+	memset(&t.ss, 0, sizeof(t.ss));
+	if(inet_pton(AF_INET, rt->url->host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		t.len = sizeof(*s4);
+	} else if(inet_pton(AF_INET6, rt->url->host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		t.len = sizeof(*s6);
+	} else {
+		return;
+	}
+	t.conn = 0;
+	*p = t;
+}
+
 int mw_ua_request(struct mw_ua *ua, osip_dialog_t *dlg,
 		const struct mw_peer *peer, const char *method, const char *hdrs,
 		struct mw_call *owner)
@@ -1035,13 +1099,17 @@ int mw_ua_request(struct mw_ua *ua, osip_dialog_t *dlg,
 		goto fail;
 	}
 	*pcopy = *peer;
+	if(peer->tp == MW_TP_TCP && !conn_find(ua, peer->conn) && first)
+		/* the edge's connection is gone and its source port was
+		 * ephemeral: connect to the edge's own Record-Route entry */
+		route_address(first, pcopy);
 	osip_transaction_set_reserved2(tr, pcopy);
 	osip_transaction_set_your_instance(tr, owner);
 	{
 		/* to the edge, whatever the route says (it record-routes itself) */
 		char ip[64];
 		int port;
-		peer_ip(peer, ip, sizeof(ip), &port);
+		peer_ip(pcopy, ip, sizeof(ip), &port);
 		osip_nict_set_destination(tr->nict_context, osip_strdup(ip), port);
 	}
 	evt = osip_new_outgoing_sipmessage(req);
@@ -1234,21 +1302,13 @@ static int bind_sockets(struct mw_ua *ua)
 	socklen_t len;
 	int fam, one = 1;
 
-	memset(&ss, 0, sizeof(ss));
-	if(inet_pton(AF_INET, ua->cfg->sip_ip,
-			   &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-		fam = AF_INET;
-		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+	if(local_addr(ua, &ss, &len) < 0)
+		return -EINVAL;
+	fam = ss.ss_family;
+	if(fam == AF_INET)
 		((struct sockaddr_in *)&ss)->sin_port = htons(ua->cfg->sip_port);
-		len = sizeof(struct sockaddr_in);
-	} else {
-		fam = AF_INET6;
-		inet_pton(AF_INET6, ua->cfg->sip_ip,
-				&((struct sockaddr_in6 *)&ss)->sin6_addr);
-		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+	else
 		((struct sockaddr_in6 *)&ss)->sin6_port = htons(ua->cfg->sip_port);
-		len = sizeof(struct sockaddr_in6);
-	}
 	ua->udp = socket(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if(ua->udp < 0)
 		return -errno;
