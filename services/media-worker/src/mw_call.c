@@ -320,7 +320,7 @@ static void uri_user(osip_from_t *f, char *out, size_t len)
 int mw_call_params(struct mw_call_setup *s, osip_message_t *invite,
 		const char *agent_params)
 {
-	char from[256], to[256], caller[256];
+	char from[256], to[256], caller[256], cid[MW_SIP_MAX_LINE];
 	osip_header_t *h;
 	const char *dir;
 	int i, rc = 0;
@@ -345,7 +345,8 @@ int mw_call_params(struct mw_call_setup *s, osip_message_t *invite,
 	rc |= param_add(s, "to", to);
 	rc |= param_add(s, "caller", caller);
 	rc |= param_add(s, "agent", mw_sip_header(invite, "x-byoc-agent"));
-	rc |= param_add(s, "call_id", invite->call_id->number);
+	if(mw_sip_call_id(invite, cid, sizeof(cid)) > 0)
+		rc |= param_add(s, "call_id", cid);
 	rc |= param_add(s, "direction", dir && *dir ? dir : "inbound");
 	rc |= param_add(s, "tenant", mw_sip_header(invite, "x-byoc-tenant"));
 	/* every X- header, as "x-<lowercase name>" (oSIP lower-cases names);
@@ -589,7 +590,7 @@ int mw_call_new(struct mw_ua *ua, osip_transaction_t *ist,
 	osip_generic_param_t *ftag = NULL;
 	struct mw_call *c;
 	const char *agent, *body;
-	char ctype[64];
+	char ctype[64], cid[MW_SIP_MAX_LINE];
 	size_t blen;
 	int rc;
 
@@ -600,7 +601,8 @@ int mw_call_new(struct mw_ua *ua, osip_transaction_t *ist,
 	c->ua = ua;
 	c->serial = ++serial;
 	c->st = mw_thread_self();
-	c->call_id = strdup(invite->call_id->number);
+	if(mw_sip_call_id(invite, cid, sizeof(cid)) > 0)
+		c->call_id = strdup(cid);
 	c->timer = event_new(mw_ua_base(ua), -1, 0, call_timer_cb, c);
 	if(!c->call_id || !c->timer) {
 		free(c->call_id);

@@ -924,6 +924,19 @@ const char *mw_sip_body(
 	return b->body;
 }
 
+int mw_sip_call_id(const osip_message_t *m, char *out, size_t len)
+{
+	int n;
+
+	if(!m->call_id || !m->call_id->number)
+		return -EINVAL;
+	if(m->call_id->host)
+		n = snprintf(out, len, "%s@%s", m->call_id->number, m->call_id->host);
+	else
+		n = snprintf(out, len, "%s", m->call_id->number);
+	return n < 0 || (size_t)n >= len ? -ENOSPC : n;
+}
+
 int mw_sip_to_str(osip_message_t *m, char **out)
 {
 	size_t len = 0;

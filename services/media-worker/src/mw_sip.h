@@ -101,6 +101,10 @@ const char *mw_sip_header(const osip_message_t *m, const char *name);
 const char *mw_sip_body(
 		const osip_message_t *m, size_t *len, char *ctype, size_t ctlen);
 
+/* The whole Call-ID ("number@host"; oSIP keeps the two parts apart) into
+ * 'out'. Returns its length, or -ENOSPC / -EINVAL (none). */
+int mw_sip_call_id(const osip_message_t *m, char *out, size_t len);
+
 /* Serialises 'm' into a malloc'ed buffer (*out, free with osip_free).
  * Returns the length or -EINVAL. */
 int mw_sip_to_str(osip_message_t *m, char **out);

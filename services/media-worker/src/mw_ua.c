@@ -101,13 +101,14 @@ static unsigned hash_callid(const char *s)
 
 static struct mw_call *find_call(struct mw_ua *ua, osip_message_t *req)
 {
+	char cid[MW_SIP_MAX_LINE];
 	struct mw_call *c;
 
-	if(!req->call_id || !req->call_id->number)
+	if(mw_sip_call_id(req, cid, sizeof(cid)) < 0)
 		return NULL;
-	for(c = ua->buckets[hash_callid(req->call_id->number)]; c; c = c->hnext)
-		if(strcmp(c->call_id, req->call_id->number) == 0 &&
-				c->state != MW_CALL_ENDED && mw_call_match(c, req))
+	for(c = ua->buckets[hash_callid(cid)]; c; c = c->hnext)
+		if(strcmp(c->call_id, cid) == 0 && c->state != MW_CALL_ENDED &&
+				mw_call_match(c, req))
 			return c;
 	return NULL;
 }
@@ -116,14 +117,17 @@ static struct mw_call *find_call(struct mw_ua *ua, osip_message_t *req)
  * copy that took another path: RFC 3261 8.2.2.2 merged request). */
 static int merged_request(struct mw_ua *ua, osip_message_t *req)
 {
+	char cid[MW_SIP_MAX_LINE];
 	osip_generic_param_t *tag = NULL;
 	struct mw_call *c;
 
 	osip_from_get_tag(req->from, &tag);
 	if(!tag || !tag->gvalue)
 		return 0;
-	for(c = ua->buckets[hash_callid(req->call_id->number)]; c; c = c->hnext)
-		if(strcmp(c->call_id, req->call_id->number) == 0 &&
+	if(mw_sip_call_id(req, cid, sizeof(cid)) < 0)
+		return 0;
+	for(c = ua->buckets[hash_callid(cid)]; c; c = c->hnext)
+		if(strcmp(c->call_id, cid) == 0 &&
 				strcmp(c->from_tag, tag->gvalue) == 0 && c->ist &&
 				c->ist->orig_request && c->ist->orig_request->cseq &&
 				strcmp(c->ist->orig_request->cseq->number, req->cseq->number) ==
