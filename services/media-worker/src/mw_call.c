@@ -615,6 +615,7 @@ int mw_call_new(struct mw_ua *ua, osip_transaction_t *ist,
 	if(ftag && ftag->gvalue)
 		snprintf(c->from_tag, sizeof(c->from_tag), "%s", ftag->gvalue);
 	mw_sip_token(c->local_tag, 16);
+	mw_sip_u31(invite->cseq->number, &c->invite_cseq);
 	c->peer = *peer;
 	c->ist = ist;
 	c->t_invite_ms = mw_now_ms();

@@ -130,6 +130,7 @@ struct mw_call
 	uint64_t serial; /* short id for logs */
 	char *call_id;	 /* SIP Call-ID */
 	char from_tag[64];
+	uint32_t invite_cseq; /* CSeq of the initial INVITE */
 	char local_tag[17];
 	struct mw_peer peer;		  /* the edge */
 	osip_transaction_t *ist;	  /* initial INVITE while pending */

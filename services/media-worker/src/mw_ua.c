@@ -113,9 +113,9 @@ static struct mw_call *find_call(struct mw_ua *ua, osip_message_t *req)
 	return NULL;
 }
 
-/* An initial INVITE with the Call-ID and From-tag of a call we have (a
- * copy that took another path: RFC 3261 8.2.2.2 merged request). */
-static int merged_request(struct mw_ua *ua, osip_message_t *req)
+/* The call an initial INVITE (no To-tag) with a Call-ID and From-tag we
+ * already know belongs to, or NULL. */
+static struct mw_call *same_call(struct mw_ua *ua, osip_message_t *req)
 {
 	char cid[MW_SIP_MAX_LINE];
 	osip_generic_param_t *tag = NULL;
@@ -123,17 +123,15 @@ static int merged_request(struct mw_ua *ua, osip_message_t *req)
 
 	osip_from_get_tag(req->from, &tag);
 	if(!tag || !tag->gvalue)
-		return 0;
+		return NULL;
 	if(mw_sip_call_id(req, cid, sizeof(cid)) < 0)
-		return 0;
+		return NULL;
 	for(c = ua->buckets[hash_callid(cid)]; c; c = c->hnext)
 		if(strcmp(c->call_id, cid) == 0 &&
-				strcmp(c->from_tag, tag->gvalue) == 0 && c->ist &&
-				c->ist->orig_request && c->ist->orig_request->cseq &&
-				strcmp(c->ist->orig_request->cseq->number, req->cseq->number) ==
-						0)
-			return 1;
-	return 0;
+				strcmp(c->from_tag, tag->gvalue) == 0 &&
+				c->state != MW_CALL_ENDED)
+			return c;
+	return NULL;
 }
 
 static void link_call(struct mw_ua *ua, struct mw_call *c)
@@ -653,8 +651,21 @@ static void ua_invite(
 		mw_call_on_request(c, tr, req);
 		return;
 	}
-	if(merged_request(ua, req)) {
-		respond_simple(ua, tr, 482, NULL, NULL);
+	if((c = same_call(ua, req)) != NULL) {
+		uint32_t n = 0;
+		mw_sip_u31(req->cseq->number, &n);
+		if(!c->ist && n == c->invite_cseq &&
+				(c->state == MW_CALL_ANSWERED ||
+						c->state == MW_CALL_CONFIRMED) &&
+				c->lsdp.last[0]) {
+			/* a retransmission after our 2xx ended the INVITE transaction
+			 * (RFC 3261 13.3.1.4): the same 2xx again */
+			mw_ua_respond(ua, tr, 200, NULL, c->local_tag, NULL,
+					"application/sdp", c->lsdp.last, NULL);
+		} else {
+			/* a copy that took another path (8.2.2.2 merged request) */
+			respond_simple(ua, tr, 482, NULL, NULL);
+		}
 		return;
 	}
 	if(ua->draining) {
