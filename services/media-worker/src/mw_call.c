@@ -140,6 +140,7 @@ static void maybe_done(struct mw_call *c)
 	if(c->state != MW_CALL_ENDING || c->redis_pending || c->bye_sent ||
 			(c->media_posted && !c->media_done))
 		return;
+	call_set_state(c, MW_CALL_ENDED);
 	mw_ua_call_done(c->ua, c);
 }
 

@@ -1234,7 +1234,6 @@ void mw_ua_call_done(struct mw_ua *ua, struct mw_call *c)
 {
 	if(c->reaper)
 		return;
-	c->state = MW_CALL_ENDED;
 	c->reaper = event_new(ua->base, -1, 0, reap_cb, c);
 	if(c->reaper)
 		event_active(c->reaper, 0, 0);

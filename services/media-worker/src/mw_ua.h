@@ -92,8 +92,8 @@ void mw_ua_stop_2xx(struct mw_ua *ua, osip_dialog_t *dlg);
  * (after a response or request was queued outside an oSIP callback). */
 void mw_ua_kick(struct mw_ua *ua);
 
-/* A call has finished on both threads: the UA unlinks and frees it
- * later (deferred). */
+/* A call has finished on both threads (state ENDED): the UA unlinks and
+ * frees it later (deferred). */
 void mw_ua_call_done(struct mw_ua *ua, struct mw_call *c);
 
 #endif
