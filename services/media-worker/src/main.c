@@ -68,7 +68,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
-static SSL_CTX *client_tls(void)
+static SSL_CTX *client_tls(const char *ca_file)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 
@@ -76,6 +76,11 @@ static SSL_CTX *client_tls(void)
 		return NULL;
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_default_verify_paths(ctx);
+	if(ca_file[0] && SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+		MW_ERR("BYOC_WORKER_AI_CA_FILE %s: not a PEM CA bundle", ca_file);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	return ctx;
 }
@@ -101,7 +106,7 @@ int main(int argc, char **argv)
 	if(!w.cfg.have_secret_key)
 		MW_WARN("no BYOC_SECRET_KEY(_FILE): agents with an auth token will "
 				"be refused");
-	w.ssl = client_tls();
+	w.ssl = client_tls(w.cfg.ai_ca_file);
 	if(!w.ssl) {
 		MW_ERR("cannot create the TLS client context");
 		return 1;

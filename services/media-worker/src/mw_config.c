@@ -216,6 +216,7 @@ enum opt_id
 	O_AI_TIMEOUT,
 	O_WS_BACKLOG,
 	O_LOG_LEVEL,
+	O_AI_CA,
 	O__END
 };
 
@@ -265,8 +266,13 @@ static const struct setting settings[] = {
 				"(65536)"},
 		{O_LOG_LEVEL, "BYOC_LOG_LEVEL", "log-level",
 				"err|warn|notice|info|debug (info)"},
+		{O_AI_CA, "BYOC_WORKER_AI_CA_FILE", "ai-ca-file",
+				"PEM CA bundle trusted for wss:// backends, besides the "
+				"system's"},
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+/* NAME() and RAW() index this table by enum value: same order, no gap */
+_Static_assert(NSETTINGS == O__END - O_ID, "one setting per option id");
 
 /* The raw text values, applied in a fixed order after all sources were
  * read (the SIP address is the default of others). */
@@ -450,6 +456,13 @@ static int apply(
 			return -EINVAL;
 		}
 		c->ws_backlog_max = n;
+	}
+	if((v = RAW(O_AI_CA))) {
+		if(strlen(v) >= sizeof(c->ai_ca_file) || access(v, R_OK) != 0) {
+			seterr(err, errlen, "%s: cannot read '%s'", NAME(O_AI_CA), v);
+			return -EINVAL;
+		}
+		strcpy(c->ai_ca_file, v);
 	}
 #undef RAW
 #undef NAME

@@ -52,6 +52,7 @@ struct mw_config
 	unsigned ai_connect_timeout_ms;			/* WebSocket connect + upgrade */
 	size_t ws_backlog_max; /* bytes queued toward a backend before inbound
 							   media frames are dropped */
+	char ai_ca_file[512];  /* extra CA bundle for wss:// backends, "" none */
 	int log_level;		   /* enum mw_log_level */
 };
 
