@@ -17,6 +17,7 @@ BYOC_BUILD="${BYOC_BUILD:?}"
 export BYOC_RUN="$BYOC_BUILD/run/demo"
 export BYOC_PORT_BASE="${BYOC_DEMO_PORT_BASE:-15060}"
 export BYOC_RTP_MIN=31000
+export BYOC_RTP_SPAN=600
 stack_vars
 fullstack_vars
 rm -rf "$BYOC_RUN"

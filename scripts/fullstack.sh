@@ -3,7 +3,8 @@
 # workers) and a real phone (baresip) as the carrier, on top of
 # stack.sh's edge. Sourced by scripts/demo.sh and the end-to-end tests.
 # Ports (from BYOC_PORT_BASE): +50 agent, +51.. workers' SIP (+2 each),
-# +55.. workers' admin; RTP of workers from BYOC_RTP_MIN+500.
+# +55.. workers' admin; RTP: workers from BYOC_RTP_MIN+600 (100 each),
+# the phone +900..+999 (rtpengine keeps BYOC_RTP_MIN..+599 in tests).
 
 FS_BIN="$BYOC_BUILD/services/media-worker"
 
@@ -32,15 +33,18 @@ fullstack_audio() { # dir
 	sox "$1/caller.raw.wav" -r 8000 -c 1 -b 16 "$1/caller.wav" pad 1.5 12
 }
 
-fullstack_agent() { # out-dir [extra agent options...]
-	local out=$1
-	shift
-	"$FS_BIN/byoc-ref-agent" --listen "127.0.0.1:$FS_AGENT_PORT" \
+# The reference agent on port 'port' (default FS_AGENT_PORT); extra
+# options select its mode (--mode silent, hangup-after=N, ...).
+fullstack_agent() { # out-dir [port] [extra agent options...]
+	local out=$1 port=${2:-$FS_AGENT_PORT}
+	shift 2 || shift $#
+	mkdir -p "$out"
+	"$FS_BIN/byoc-ref-agent" --listen "127.0.0.1:$port" \
 		--greeting "$BYOC_RUN/audio/greeting.wav" --record-dir "$out" \
-		--events-dir "$out" "$@" >"$BYOC_LOG_DIR/agent.log" 2>&1 &
-	echo $! >"$BYOC_RUN/agent.pid"
-	wait_for 50 bash -c "exec 3<>/dev/tcp/127.0.0.1/$FS_AGENT_PORT" ||
-		die "the reference agent did not start (see $BYOC_LOG_DIR/agent.log)"
+		--events-dir "$out" "$@" >"$BYOC_LOG_DIR/agent-$port.log" 2>&1 &
+	echo $! >"$BYOC_RUN/agent-$port.pid"
+	wait_for 50 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" ||
+		die "the reference agent did not start (see $BYOC_LOG_DIR/agent-$port.log)"
 }
 
 fullstack_worker() { # id ip [index] [extra worker options...]
@@ -48,7 +52,8 @@ fullstack_worker() { # id ip [index] [extra worker options...]
 	shift 3 || shift $#
 	local sip=$((FS_WORKER_PORT + 2 * idx)) admin=$((FS_WORKER_ADMIN + idx))
 	BYOC_WORKER_ID="$id" BYOC_WORKER_SIP="$ip:$sip" BYOC_WORKER_RTP_IP="$ip" \
-		BYOC_WORKER_RTP_PORTS="$((BYOC_RTP_MIN + 500 + 200 * idx))-$((BYOC_RTP_MIN + 699 + 200 * idx))" \
+		BYOC_WORKER_RTP_PORTS="$((BYOC_RTP_MIN + 600 + 100 * idx))-$((BYOC_RTP_MIN + 699 + 100 * idx))" \
+		BYOC_WORKER_DRAIN_GRACE=1 \
 		BYOC_WORKER_ADMIN="127.0.0.1:$admin" BYOC_WORKER_THREADS=2 \
 		BYOC_WORKER_HEARTBEAT=1 BYOC_REDIS_URL="$BYOC_REDIS_URL" \
 		BYOC_SECRET_KEY_FILE="$BYOC_SECRET_KEY_FILE" \
@@ -88,7 +93,8 @@ baresip_cmd() { # port command params
 fullstack_call() { # number wav out seconds [digits]
 	local num=$1 wav=$2 out=$3 secs=$4 digits=${5:-}
 	local cfg="$BYOC_RUN/baresip" ctrl=$((BYOC_PORT_BASE + 58))
-	mkdir -p "$cfg/rec"
+	rm -rf "$cfg"
+	mkdir -p "$cfg/rec" "$out"
 	cat >"$cfg/config" <<EOF
 poll_method		epoll
 sip_listen		127.0.0.2:$((BYOC_PORT_BASE + 57))
@@ -111,7 +117,7 @@ EOF
 	echo "<sip:carrier@127.0.0.2>;regint=0;audio_codecs=PCMU/8000/1,PCMA/8000/1" >"$cfg/accounts"
 	: >"$cfg/contacts"
 	baresip -f "$cfg" -e "/dial sip:$num@$BYOC_SIP_IP:$BYOC_SIP_PORT" -t "$secs" \
-		>"$BYOC_LOG_DIR/baresip.log" 2>&1 &
+		>"$out/baresip.log" 2>&1 &
 	local bp=$!
 	echo $bp >"$BYOC_RUN/baresip.pid"
 	if [ -n "$digits" ]; then
@@ -131,10 +137,10 @@ EOF
 	cp "$wav" "$out/caller-said.wav"
 }
 
-fullstack_report() { # out
-	local out=$1 ev rec
-	ev=$(ls -t "$out"/*.jsonl 2>/dev/null | head -1 || true)
-	rec=$(ls -t "$out"/MZ*.wav 2>/dev/null | head -1 || true)
+fullstack_report() { # out [agent-dir]
+	local out=$1 adir=${2:-$1} ev rec
+	ev=$(ls -t "$adir"/*.jsonl 2>/dev/null | head -1 || true)
+	rec=$(ls -t "$adir"/MZ*.wav 2>/dev/null | head -1 || true)
 	[ -n "$rec" ] && cp "$rec" "$out/agent-heard.wav"
 	[ -n "$ev" ] && cp "$ev" "$out/events.jsonl"
 	if [ -z "$ev" ]; then
@@ -157,7 +163,7 @@ fullstack_report() { # out
 
 fullstack_down() {
 	local f
-	for f in "$BYOC_RUN"/baresip.pid; do
+	for f in "$BYOC_RUN"/baresip*.pid; do
 		[ -s "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
 	done
 	stack_down

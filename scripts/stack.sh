@@ -8,13 +8,15 @@
 # Port layout from BYOC_PORT_BASE (default 5060):
 #   +0 SIP udp/tcp   +1 SIP tls   +20 admin HTTP   +30 Redis
 #   +40 rtpengine ng +41 rtpengine cli
-# RTP ports: BYOC_RTP_MIN .. BYOC_RTP_MIN+999 (default 30000)
+# RTP ports: rtpengine BYOC_RTP_MIN .. +BYOC_RTP_SPAN-1 (default 30000,
+# 1000); tests use a span of 600 and give +600.. to workers and phones.
 
 stack_vars() {
 	: "${BYOC_RUN:=$BYOC_BUILD/run/stack}"
 	: "${BYOC_PORT_BASE:=5060}"
 	: "${BYOC_RTP_MIN:=30000}"
-	export BYOC_RUN BYOC_PORT_BASE BYOC_RTP_MIN
+	: "${BYOC_RTP_SPAN:=1000}"
+	export BYOC_RUN BYOC_PORT_BASE BYOC_RTP_MIN BYOC_RTP_SPAN
 	export BYOC_SIP_IP="${BYOC_SIP_IP:-127.0.0.1}"
 	export BYOC_SIP_PORT=$BYOC_PORT_BASE
 	export BYOC_TLS_PORT=$((BYOC_PORT_BASE + 1))
@@ -68,7 +70,7 @@ start_rtpengine() {
 	rtpengine --config-file=none --table=-1 --interface="${BYOC_RTP_IP:-127.0.0.1}" \
 		--listen-ng="127.0.0.1:$BYOC_RTPE_NG_PORT" \
 		--listen-cli="127.0.0.1:$BYOC_RTPE_CLI_PORT" \
-		--port-min="$BYOC_RTP_MIN" --port-max=$((BYOC_RTP_MIN + 999)) \
+		--port-min="$BYOC_RTP_MIN" --port-max=$((BYOC_RTP_MIN + BYOC_RTP_SPAN - 1)) \
 		--timeout="${BYOC_MEDIA_TIMEOUT:-60}" --silent-timeout=3600 \
 		--delete-delay=0 --num-threads=2 \
 		--b2b-url="http://127.0.0.1:$BYOC_ADMIN_PORT/RPC2" --xmlrpc-format=2 \
@@ -101,7 +103,7 @@ BYOC_METRICS_URL=http://$BYOC_ADMIN_IP:$BYOC_ADMIN_PORT/metrics
 BYOC_REDIS_URL=$BYOC_REDIS_URL
 BYOC_RTPENGINE_NG=$BYOC_RTPENGINE
 BYOC_RTPENGINE_CLI=127.0.0.1:$BYOC_RTPE_CLI_PORT
-BYOC_RTP_PORTS=$BYOC_RTP_MIN-$((BYOC_RTP_MIN + 999))
+BYOC_RTP_PORTS=$BYOC_RTP_MIN-$((BYOC_RTP_MIN + BYOC_RTP_SPAN - 1))
 BYOC_WORKER_NETWORKS=$BYOC_WORKER_NETWORKS
 BYOC_LOG_DIR=$BYOC_LOG_DIR
 EOF

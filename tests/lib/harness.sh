@@ -13,6 +13,7 @@ T_SLOT=${BYOC_TEST_SLOT:-1}
 export BYOC_RUN="$BYOC_BUILD/test-run/$T_NAME"
 export BYOC_PORT_BASE=$((20000 + T_SLOT * 100))
 export BYOC_RTP_MIN=$((35000 + T_SLOT * 1000))
+export BYOC_RTP_SPAN=600 # +600.. for workers and phones
 T_SIPP_DIR="$BYOC_ROOT/tests/sipp"
 T_FAILS=0
 T_PIDS=()
