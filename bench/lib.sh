@@ -44,7 +44,7 @@ sipp_load() { # target scenario service rate calls extra...
 	local out t0 t1 ok bad
 	t0=$(date +%s.%N)
 	out=$(timeout 600 sipp "$target" -sf "$sf" -s "$svc" -r "$rate" -m "$calls" \
-		-l 20000 -nostdin -timeout 120 -max_socket 20000 "$@" 2>&1 || true)
+		-l 20000 -nostdin -timeout 30 -max_socket 20000 "$@" 2>&1 || true)
 	t1=$(date +%s.%N)
 	ok=$(grep -E 'Successful call' <<<"$out" | tail -1 | awk '{print $(NF)}')
 	bad=$(grep -E 'Failed call' <<<"$out" | tail -1 | awk '{print $(NF)}')

@@ -58,12 +58,23 @@ sipp -sf "$BYOC_ROOT/tests/sipp/uas_answer.xml" -i 127.0.1.1 -p "$SIG_WPORT" -no
 	-max_socket 20000 >/dev/null 2>&1 &
 BENCH_PIDS+=("$!")
 
-start_kam() { # variant
-	kamailio -f "$BYOC_ROOT/bench/cfg/$1.cfg" -DD -E -x tlsf -X tlsf -m 512 -M 16 \
-		-P "$SIG_RUN/kam.pid" >"$SIG_RUN/kamailio-$1.log" 2>&1 &
+start_kam() { # variant [wrapper...]
+	local v=$1
+	shift
+	"$@" kamailio -f "$BYOC_ROOT/bench/cfg/$v.cfg" -DD -E -x tlsf -X tlsf -m 512 -M 16 \
+		-P "$SIG_RUN/kam.pid" >"$SIG_RUN/kamailio-$v.log" 2>&1 &
 	KPID=$!
 	BENCH_PIDS+=("$KPID")
-	wait_for 100 kamcmd -s "$BENCH_CTL" core.uptime || die "kamailio ($1) did not start"
+	wait_for 600 kamcmd -s "$BENCH_CTL" core.uptime || die "kamailio ($v) did not start"
+}
+provision_byoc() {
+	kamcmd -s "$BENCH_CTL" byoc.trunk_set bench tenant=b cidrs=127.0.0.2/32 direction=inbound >/dev/null
+	kamcmd -s "$BENCH_CTL" byoc.agent_set agent1 tenant=b ws_url=ws://127.0.0.1:9/a >/dev/null
+	kamcmd -s "$BENCH_CTL" byoc.did_import bench "s:$DID" >/dev/null
+	kamcmd -s "$BENCH_CTL" byoc.did_bind "s:$DID" agent1 >/dev/null
+	rkli HSET byoc:v1:worker:bw addr 127.0.1.1 port "$SIG_WPORT" capacity 1000000 >/dev/null
+	rkli SADD byoc:v1:workers bw >/dev/null
+	sleep 1.5
 }
 stop_kam() {
 	kill "$KPID" 2>/dev/null || true
@@ -75,19 +86,18 @@ active_dialogs() { kamcmd -s "$BENCH_CTL" dlg.stats_active | awk '/all:/ { print
 redis_stat() { rkli INFO "$1" | tr -d '\r' | awk -F'[:,=]' -v k="$2" '$1 == k { print $2 } $1 == "cmdstat_" k { print $3 }'; }
 
 declare -A R
+for v in stock byoc; do
+	for k in ok bad kus rus rcmd rtt lua cps satbad satkus dlgs shm cgok ir; do
+		R[$v.$k]=-
+	done
+done
+PARTS=${BENCH_PARTS:-wall callgrind}
 for variant in stock byoc; do
+	[[ "$PARTS" == *wall* ]] || break
 	log "signalling: $variant"
 	rkli FLUSHALL >/dev/null
 	start_kam "$variant"
-	if [ "$variant" = byoc ]; then
-		kamcmd -s "$BENCH_CTL" byoc.trunk_set bench tenant=b cidrs=127.0.0.2/32 direction=inbound >/dev/null
-		kamcmd -s "$BENCH_CTL" byoc.agent_set agent1 tenant=b ws_url=ws://127.0.0.1:9/a >/dev/null
-		kamcmd -s "$BENCH_CTL" byoc.did_import bench "s:$DID" >/dev/null
-		kamcmd -s "$BENCH_CTL" byoc.did_bind "s:$DID" agent1 >/dev/null
-		rkli HSET byoc:v1:worker:bw addr 127.0.1.1 port "$SIG_WPORT" capacity 1000000 >/dev/null
-		rkli SADD byoc:v1:workers bw >/dev/null
-		sleep 1.5
-	fi
+	[ "$variant" = byoc ] && provision_byoc
 	# warm-up
 	sipp_load "127.0.0.1:$SIG_PORT" "$SIPP_UAC" "$DID" 100 300 -i 127.0.0.2 -d 0 >/dev/null
 	# fixed rate below saturation
@@ -142,6 +152,40 @@ for variant in stock byoc; do
 	sleep 1
 done
 
+# Instruction counts: the same calls under callgrind (valgrind counts
+# instructions, not time, so other load on the machine does not matter).
+# Kamailio and every process it forks are instrumented. Two runs per
+# variant with the same duration, one with the calls and one idle; the
+# difference divided by the calls is the cost of a call (start-up,
+# warm-up and the idle timer processes cancel out).
+CG_CALLS=${BENCH_CG_CALLS:-400}
+cg_run() { # variant calls duration_s -> total instructions
+	local d="$SIG_RUN/cg-$1-$2"
+	rkli FLUSHALL >/dev/null
+	rm -rf "$d"
+	mkdir -p "$d"
+	start_kam "$1" valgrind --tool=callgrind --callgrind-out-file="$d/cg.%p"
+	[ "$1" = byoc ] && provision_byoc
+	sipp_load "127.0.0.1:$SIG_PORT" "$SIPP_UAC" "$DID" 20 20 -i 127.0.0.2 -d 0 >/dev/null
+	local t0=$(date +%s)
+	[ "$2" -gt 0 ] && sipp_load "127.0.0.1:$SIG_PORT" "$SIPP_UAC" "$DID" 25 "$2" -i 127.0.0.2 -d 0 >"$d/sipp"
+	while [ $(( $(date +%s) - t0 )) -lt "$3" ]; do sleep 0.5; done
+	stop_kam
+	sleep 1
+	cat "$d"/cg.* 2>/dev/null | awk '/^totals:/ { t += $2 } END { printf "%.0f", t }'
+}
+for variant in stock byoc; do
+	[[ "$PARTS" == *callgrind* ]] || break
+	log "signalling: $variant under callgrind ($CG_CALLS calls, and idle)"
+	dur=$((CG_CALLS / 25 + 5))
+	with=$(cg_run "$variant" "$CG_CALLS" "$dur")
+	read -r ok bad el <"$SIG_RUN/cg-$variant-$CG_CALLS/sipp"
+	idle=$(cg_run "$variant" 0 "$dur")
+	R[$variant.cgok]=$ok
+	R[$variant.ir]=$(awk -v a="$with" -v b="$idle" -v n="$ok" 'BEGIN { if (n > 0) printf "%.0f", (a - b) / n; else print "n/a" }')
+	sleep 1
+done
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 {
 	echo "## Signalling: byoc_route vs stock modules ($(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m))"
@@ -160,6 +204,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 	md_row "throughput (calls/s completed)" "${R[stock.cps]}" "${R[byoc.cps]}" "$(ratio "${R[byoc.cps]}" "${R[stock.cps]}")"
 	md_row "failed calls at $SAT_RATE cps offered" "${R[stock.satbad]}" "${R[byoc.satbad]}" ""
 	md_row "Kamailio CPU per call at that load (µs)" "${R[stock.satkus]}" "${R[byoc.satkus]}" "$(ratio "${R[byoc.satkus]}" "${R[stock.satkus]}")"
+	md_row "instructions per call, callgrind, all Kamailio processes ($CG_CALLS calls)" "${R[stock.ir]}" "${R[byoc.ir]}" "$(ratio "${R[byoc.ir]}" "${R[stock.ir]}")"
 	md_row "shared memory per active call (bytes)" "${R[stock.shm]} (${R[stock.dlgs]} dialogs)" "${R[byoc.shm]} (${R[byoc.dlgs]} dialogs)" "$(ratio "${R[byoc.shm]}" "${R[stock.shm]}")"
 	echo
 	echo "The stock baseline's limit is per proxy (dialog profiles in local shm); byoc_route's holds across proxies (tests/integration/cluster.sh)."

@@ -155,23 +155,13 @@ static int verify_digest(sip_msg_t *msg, const br_trunk_t *t)
 	return BR_AUTH_FAILED;
 }
 
+static const char *const _dtmf_names[] = {"rfc2833", "info", "inband"};
+
+/* Only what the cfg reads: each xavp field is a shm allocation. */
 static void set_trunk_xavps(const br_trunk_t *t)
 {
-	static const char *dtmf[] = {"rfc2833", "info", "inband"};
-	static const char *enc[] = {"none", "sdes", "dtls"};
-	char codecs[32] = "";
-	int i;
-
 	br_xavp_set("trunk", t->id);
 	br_xavp_set("tenant", t->tenant);
-	br_xavp_set("dtmf", dtmf[t->dtmf % 3]);
-	br_xavp_set("media", enc[t->media_enc % 3]);
-	for(i = 0; i < t->ncodecs; i++) {
-		if(i)
-			strcat(codecs, ",");
-		strcat(codecs, br_codec_name(t->codecs[i]));
-	}
-	br_xavp_set("codecs", codecs);
 }
 
 int br_inbound(sip_msg_t *msg)
@@ -228,18 +218,18 @@ int br_inbound(sip_msg_t *msg)
 	if(outcome == BR_OK) {
 		a = br_snap_agent_at(s, out.agent);
 		br_xavp_set("agent", a->id);
-		/* toward the worker: only headers the edge vouches for */
+		/* toward the worker: only headers the edge vouches for, added
+		 * as one block (one lump) */
+		char hb[512];
+		int hn;
 		br_msg_strip_byoc(msg);
-		br_msg_add_hdr(msg, "X-Byoc-Trunk", t->id);
-		br_msg_add_hdr(msg, "X-Byoc-Tenant", t->tenant);
-		br_msg_add_hdr(msg, "X-Byoc-Agent", a->id);
-		br_msg_add_hdr(msg, "X-Byoc-DID", out.did);
-		br_msg_add_hdr(msg, "X-Byoc-Direction", "inbound");
-		{
-			str v;
-			if(br_xavp_get("dtmf", &v) == 0)
-				br_msg_add_hdr(msg, "X-Byoc-Dtmf", v.s);
-		}
+		hn = snprintf(hb, sizeof(hb),
+				"X-Byoc-Trunk: %s\r\nX-Byoc-Tenant: %s\r\nX-Byoc-Agent: "
+				"%s\r\nX-Byoc-DID: %s\r\nX-Byoc-Direction: inbound\r\n"
+				"X-Byoc-Dtmf: %s\r\n",
+				t->id, t->tenant, a->id, out.did, _dtmf_names[t->dtmf % 3]);
+		if(hn > 0 && hn < (int)sizeof(hb))
+			br_msg_add_hdr_block(msg, hb, hn);
 	}
 	decide(outcome, t);
 	br_conf_put(ref);

@@ -264,20 +264,36 @@ static void relq_push(const char *trunk, const str *callid)
 	lock_release(&_tab->qlock);
 }
 
+/* Decimal text of v into buf (at least 11 bytes); returns the length.
+ * (snprintf costs ~10x this on every INVITE.) */
+static int utoa(uint32_t v, char *buf)
+{
+	char tmp[11];
+	int n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while(v);
+	for(i = 0; i < n; i++)
+		buf[i] = tmp[n - 1 - i];
+	buf[n] = 0;
+	return n;
+}
+
 /* EVALSHA, falling back to EVAL when the script cache was flushed. */
 static redisReply *eval_script(const char *sha, const char *body, int nkeys,
 		int argc, const char **argv, size_t *lens)
 {
 	redisReply *r;
-	char nk[8];
+	char nk[12];
 
-	snprintf(nk, sizeof(nk), "%d", nkeys);
 	argv[0] = "EVALSHA";
 	lens[0] = 7;
 	argv[1] = sha;
 	lens[1] = 40;
 	argv[2] = nk;
-	lens[2] = strlen(nk);
+	lens[2] = utoa((uint32_t)nkeys, nk);
 	r = br_redis_cmd(argc, argv, lens);
 	if(r && r->type == REDIS_REPLY_ERROR
 			&& strncmp(r->str, "NOSCRIPT", 8) == 0) {
@@ -306,9 +322,6 @@ int br_lease_admit(const br_trunk_t *t, const str *callid, int *retry_ms)
 	if(br_key(klease, sizeof(klease), BR_K_LEASE, t->id) < 0
 			|| br_key(kcps, sizeof(kcps), BR_K_CPS, t->id) < 0)
 		return BR_BAD_REQUEST;
-	snprintf(sttl, sizeof(sttl), "%d", _cfg->ttl * 1000);
-	snprintf(smax, sizeof(smax), "%u", t->max_calls);
-	snprintf(scps, sizeof(scps), "%u", t->max_cps);
 	argv[3] = klease;
 	lens[3] = strlen(klease);
 	argv[4] = kcps;
@@ -316,11 +329,11 @@ int br_lease_admit(const br_trunk_t *t, const str *callid, int *retry_ms)
 	argv[5] = callid->s;
 	lens[5] = callid->len;
 	argv[6] = sttl;
-	lens[6] = strlen(sttl);
+	lens[6] = utoa((uint32_t)_cfg->ttl * 1000, sttl);
 	argv[7] = smax;
-	lens[7] = strlen(smax);
+	lens[7] = utoa(t->max_calls, smax);
 	argv[8] = scps;
-	lens[8] = strlen(scps);
+	lens[8] = utoa(t->max_cps, scps);
 
 	/* failover onto another trunk: the previous trunk's lease goes */
 	had = br_lease_trunk(callid, prev) == 0 && strcmp(prev, t->id) != 0;

@@ -7,6 +7,7 @@
 
 #include "core/data_lump.h"
 #include "core/dprint.h"
+#include "core/mem/pkg.h"
 #include "core/trim.h"
 #include "core/ip_addr.h"
 #include "core/parser/parse_hname2.h"
@@ -85,12 +86,28 @@ void br_msg_strip_byoc(sip_msg_t *msg)
 						hf->name.s);
 }
 
-int br_msg_add_hdr(sip_msg_t *msg, const char *name, const char *value)
+int br_msg_add_hdr_block(sip_msg_t *msg, const char *block, size_t len)
 {
-	str v;
-	v.s = (char *)value;
-	v.len = strlen(value);
-	return sr_hdr_add_zs(msg, (char *)name, &v) < 0 ? -1 : 0;
+	struct lump *anchor;
+	char *h;
+
+	if(parse_headers(msg, HDR_EOH_F, 0) < 0 || !msg->last_header)
+		return -1;
+	h = pkg_malloc(len + 1);
+	if(!h) {
+		PKG_MEM_ERROR;
+		return -1;
+	}
+	memcpy(h, block, len);
+	h[len] = 0;
+	anchor = anchor_lump(msg,
+			msg->last_header->name.s + msg->last_header->len - msg->buf, 0,
+			0);
+	if(!anchor || !insert_new_lump_after(anchor, h, len, 0)) {
+		pkg_free(h);
+		return -1;
+	}
+	return 0;
 }
 
 int br_xavp_set(const char *field, const char *value)

@@ -25,8 +25,9 @@ int br_msg_hdr(sip_msg_t *msg, const char *name, str *body);
 /* Removes every header whose name starts with X-Byoc- (spoofing guard:
  * only the edge sets them). */
 void br_msg_strip_byoc(sip_msg_t *msg);
-/* Appends "name: value" to the forwarded request. */
-int br_msg_add_hdr(sip_msg_t *msg, const char *name, const char *value);
+/* Appends a block of complete header lines ("Name: v\r\n"...) as one
+ * lump (one allocation, one anchor) after the last header. */
+int br_msg_add_hdr_block(sip_msg_t *msg, const char *block, size_t len);
 
 int br_xavp_set(const char *field, const char *value);
 int br_xavp_set_int(const char *field, int value);
