@@ -39,7 +39,7 @@
 #include "mw_g711.h"
 #include "mw_log.h"
 #include "mw_ws.h"
-#include "ra_wav.h"
+#include "mw_wav.h"
 
 #define RA_MAX_MESSAGE (4u << 20) /* largest worker message accepted */
 #define RA_GREET_CHUNK 800		  /* greeting: 100 ms per media message */
@@ -114,7 +114,7 @@ struct ra_call
 	int64_t mark_lat_max, mark_lat_sum;
 	uint64_t echo_sent, echo_dropped, clears;
 	FILE *events;
-	struct ra_wav_out wav;
+	struct mw_wav_out wav;
 	int64_t t0_ms;
 };
 
@@ -320,7 +320,7 @@ static void on_media(struct ra_call *c, json_t *root)
 	if(c->wav.f != NULL) {
 		int16_t pcm[RA_MAX_PAYLOAD];
 		mw_g711_decode(0, ulaw, (size_t)n, pcm);
-		ra_wav_append(&c->wav, pcm, (size_t)n);
+		mw_wav_append(&c->wav, pcm, (size_t)n);
 	}
 	/* half duplex while greeting: echo starts once it was played */
 	if(c->ring != NULL && c->greeted)
@@ -400,7 +400,7 @@ static void open_files(struct ra_call *c)
 	if(c->ra->record_dir != NULL) {
 		snprintf(path, sizeof(path), "%s/%s.wav", c->ra->record_dir,
 				c->stream_sid);
-		rc = ra_wav_create(&c->wav, path);
+		rc = mw_wav_create(&c->wav, path);
 		if(rc < 0)
 			MW_WARN("call %s: %s: %s", cid(c), path, strerror(-rc));
 	}
@@ -568,7 +568,7 @@ static void call_free(struct ra_call *c)
 		event_free(c->reap);
 	if(c->events != NULL)
 		fclose(c->events);
-	ra_wav_close(&c->wav);
+	mw_wav_close(&c->wav);
 	free(c->ring);
 	free(c);
 }
@@ -902,7 +902,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if(greeting != NULL) {
-		rc = ra_wav_read_ulaw(
+		rc = mw_wav_read_ulaw(
 				greeting, &ra->greeting, &ra->greeting_len, err, sizeof(err));
 		if(rc < 0) {
 			fprintf(stderr, "greeting: %s\n", err);

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * ra_wav.c -- minimal RIFF/WAVE reader (8 kHz mono PCM16 or μ-law, to
- * μ-law) and PCM16 writer for the reference agent (see ra_wav.h).
+ * mw_wav.c -- minimal RIFF/WAVE reader (8 kHz mono PCM16 or μ-law, to
+ * μ-law) and PCM16 writer for the reference agent (see mw_wav.h).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mw_g711.h"
-#include "ra_wav.h"
+#include "mw_wav.h"
 
 #define WAV_FMT_PCM 1
 #define WAV_FMT_ULAW 7
@@ -33,7 +33,7 @@ static int fail(
 	return rc;
 }
 
-/* Whole file into memory, at most RA_WAV_MAX_BYTES */
+/* Whole file into memory, at most MW_WAV_MAX_BYTES */
 static int slurp(const char *path, uint8_t **buf, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
@@ -42,19 +42,19 @@ static int slurp(const char *path, uint8_t **buf, size_t *len)
 
 	if(f == NULL)
 		return -errno;
-	b = malloc(RA_WAV_MAX_BYTES + 1);
+	b = malloc(MW_WAV_MAX_BYTES + 1);
 	if(b == NULL) {
 		fclose(f);
 		return -ENOMEM;
 	}
-	n = fread(b, 1, RA_WAV_MAX_BYTES + 1, f);
+	n = fread(b, 1, MW_WAV_MAX_BYTES + 1, f);
 	if(ferror(f)) {
 		fclose(f);
 		free(b);
 		return -EIO;
 	}
 	fclose(f);
-	if(n > RA_WAV_MAX_BYTES) {
+	if(n > MW_WAV_MAX_BYTES) {
 		free(b);
 		return -EFBIG;
 	}
@@ -63,7 +63,7 @@ static int slurp(const char *path, uint8_t **buf, size_t *len)
 	return 0;
 }
 
-int ra_wav_read_ulaw(
+int mw_wav_read_ulaw(
 		const char *path, uint8_t **ulaw, size_t *len, char *err, size_t errlen)
 {
 	uint8_t *b = NULL, *out;
@@ -174,7 +174,7 @@ static void header(uint8_t h[44], uint32_t data_bytes)
 	put32(h + 40, data_bytes);
 }
 
-int ra_wav_create(struct ra_wav_out *w, const char *path)
+int mw_wav_create(struct mw_wav_out *w, const char *path)
 {
 	uint8_t h[44];
 
@@ -193,7 +193,7 @@ int ra_wav_create(struct ra_wav_out *w, const char *path)
 	return 0;
 }
 
-int ra_wav_append(struct ra_wav_out *w, const int16_t *pcm, size_t n)
+int mw_wav_append(struct mw_wav_out *w, const int16_t *pcm, size_t n)
 {
 	uint8_t buf[2 * 512];
 	size_t i, k;
@@ -215,7 +215,7 @@ int ra_wav_append(struct ra_wav_out *w, const int16_t *pcm, size_t n)
 	return 0;
 }
 
-int ra_wav_close(struct ra_wav_out *w)
+int mw_wav_close(struct mw_wav_out *w)
 {
 	uint8_t h[44];
 	int rc = 0;

@@ -1,34 +1,35 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * ra_wav.h -- the reference agent's minimal WAV support: read an 8 kHz
- * mono greeting (16-bit PCM or G.711 μ-law) as μ-law, and record 8 kHz
- * 16-bit mono PCM. No WAV library is packaged for Debian that is smaller
+ * mw_wav.h -- minimal WAV support shared by the worker (the agents'
+ * fallback message, failure_policy "message") and the reference agent
+ * (greeting, recordings): read an 8 kHz mono file (16-bit PCM or G.711
+ * μ-law) as μ-law, and record 8 kHz 16-bit mono PCM. No WAV library is packaged for Debian that is smaller
  * than this RIFF walk (libsndfile would pull in codecs we never use).
  */
-#ifndef RA_WAV_H
-#define RA_WAV_H
+#ifndef MW_WAV_H
+#define MW_WAV_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
-#define RA_WAV_MAX_BYTES (16u << 20) /* greeting files larger are refused */
+#define MW_WAV_MAX_BYTES (16u << 20) /* greeting files larger are refused */
 
 /* Reads 'path' into *ulaw (malloc'ed, *len bytes). On error returns
  * -errno and writes a one-line reason into err. */
-int ra_wav_read_ulaw(const char *path, uint8_t **ulaw, size_t *len, char *err,
+int mw_wav_read_ulaw(const char *path, uint8_t **ulaw, size_t *len, char *err,
 		size_t errlen);
 
 /* A recording being written; owned by the call that opened it. */
-struct ra_wav_out
+struct mw_wav_out
 {
 	FILE *f;
 	uint32_t data_bytes;
 };
 
-int ra_wav_create(struct ra_wav_out *w, const char *path);
+int mw_wav_create(struct mw_wav_out *w, const char *path);
 /* Appends samples (buffered by stdio; the header is completed at close). */
-int ra_wav_append(struct ra_wav_out *w, const int16_t *pcm, size_t n);
-int ra_wav_close(struct ra_wav_out *w);
+int mw_wav_append(struct mw_wav_out *w, const int16_t *pcm, size_t n);
+int mw_wav_close(struct mw_wav_out *w);
 
 #endif
