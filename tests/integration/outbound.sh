@@ -87,6 +87,36 @@ t_wait_config
 out_call o7 +14155550129 +19995550000 >/dev/null
 assert_match 'SIP/2.0 403 Caller ID Not Allowed On Trunk' "$(t_msgs o7)" "no trunk accepts the caller ID: 403"
 
+# 4b. early media reached the worker: a later 503 is final (never ring twice)
+t_stop_uas ca5
+t_uas ca4 127.0.0.2 $PA uas_183_503.xml
+before=$(count_invites cb)
+out_call o4b +14155550132 +14155550100 >/dev/null
+m=$(t_msgs o4b)
+assert_match 'SIP/2.0 183' "$m" "the worker got the carrier's early media"
+# (a proxy forwards a downstream 503 as 500, RFC 3261 16.7)
+assert_match 'SIP/2.0 500' "$m" "the failure after early media reaches the worker"
+assert_eq "$before" "$(count_invites cb)" "no failover after early media"
+t_stop_uas ca4
+
+# 4c. a trunk with transport tls gets the INVITE over TLS (a TLS listener
+# stands in for the carrier and records what arrives)
+TLSP=$((BYOC_PORT_BASE + 73))
+t_rpc byoc.trunk_set ctls tenant=acme direction=outbound host=127.0.0.8 port=$TLSP transport=tls priority=0
+t_rpc byoc.agent_set a2 tenant=acme ws_url=ws://127.0.0.1:9/a trunks=ctls
+t_wait_config
+# (s_server stops at EOF on its stdin: keep it open while it listens)
+(sleep 8 | timeout 8 openssl s_server -accept "127.0.0.8:$TLSP" -cert "$BYOC_TLS_CERT" \
+	-key "$BYOC_TLS_KEY" -naccept 1 >"$BYOC_LOG_DIR/tls-carrier.txt" 2>&1 || true) &
+srv=$!
+sleep 0.5
+t_uac o4c 127.0.1.1 uac_worker_out.xml +14155550133 -key agent a2 -key secret "$BYOC_WORKER_SECRET" \
+	-key cid +14155550100 -timeout 6 >/dev/null || true
+wait $srv 2>/dev/null || true
+assert_match 'INVITE sip:\+14155550133@127.0.0.8:[0-9]+;transport=tls SIP/2.0' "$(cat "$BYOC_LOG_DIR/tls-carrier.txt")" \
+	"a transport=tls trunk receives the INVITE over TLS"
+assert_match 'Via: SIP/2.0/TLS' "$(cat "$BYOC_LOG_DIR/tls-carrier.txt")" "... with a TLS Via"
+
 # 6. no open relay
 out_call o8 +14155550130 +14155550100 wrong-secret >/dev/null
 assert_match 'SIP/2.0 403 Forbidden' "$(t_msgs o8)" "worker network without the secret: 403"
