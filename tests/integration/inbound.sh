@@ -32,6 +32,16 @@ assert_match 'X-Byoc-Tenant: acme' "$m" "worker sees X-Byoc-Tenant"
 assert_match 'X-Carrier-Ref: ref-' "$m" "carrier X- headers pass through"
 assert_nomatch 'spoofed' "$m" "spoofed X-Byoc-* header from the carrier is stripped"
 assert_match 'c=IN IP4 127.0.0.1' "$m" "the SDP the worker sees points at rtpengine"
+assert_match 'Session-Expires: 1800;refresher=uac' "$m" "session timer headers pass through to the worker (refreshes are in-dialog re-INVITE/UPDATE, media.sh)"
+# a call held 3 s: the dialog's lifetime is the 12 h default, not a
+# session-timer-like 15 minutes
+(t_uac held 127.0.0.2 uac_call.xml +14155550100 -d 3000 >/dev/null) &
+held=$!
+sleep 1.5
+d=$(rpc dlg.list)
+lifetime=$(awk '/lifetime:/ { print $2; exit }' <<<"$d")
+assert_le 43000 "${lifetime:-0}" "an established dialog lives 12 h unless ended (s)"
+wait $held
 
 # national format under the trunk's numbering plan
 rc=$(t_uac ok2 127.0.0.2 uac_call.xml 4155550101 -d 200)
@@ -54,5 +64,5 @@ assert_match 'SIP/2.0 480 DID Not Bound To An Agent' "$(t_msgs r5)" "unbound DID
 
 # statistics count per outcome
 s=$(rpc byoc.stats carrier-a)
-assert_match 'ok: 2' "$s" "stats count admitted calls"
+assert_match 'ok: 3' "$s" "stats count admitted calls (3)"
 t_done
