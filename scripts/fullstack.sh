@@ -86,7 +86,9 @@ baresip_cmd() { # port command params
 	exec 7>&-
 }
 
-# A real phone on the carrier side: baresip at 127.0.0.2 dials the number
+# A real phone on the carrier side: baresip at $FS_PHONE_IP (127.0.0.2)
+# with media encryption $FS_MEDIAENC (none, srtp-mand = SDES, dtls_srtp)
+# dials the number
 # at the edge, uses 'wav' as its microphone, records what it hears into
 # out/caller-heard.wav, keys 'digits' as RFC 4733 DTMF after 8 s, hangs
 # up after 'seconds'.
@@ -97,12 +99,14 @@ fullstack_call() { # number wav out seconds [digits]
 	mkdir -p "$cfg/rec" "$out"
 	cat >"$cfg/config" <<EOF
 poll_method		epoll
-sip_listen		127.0.0.2:$((BYOC_PORT_BASE + 57))
+sip_listen		${FS_PHONE_IP:-127.0.0.2}:$((BYOC_PORT_BASE + 57))
 sip_trans_def		udp
 module_path		/usr/lib/baresip/modules
 module			g711.so
 module			aufile.so
 module			sndfile.so
+module			srtp.so
+module			dtls_srtp.so
 module_app		account.so
 module_app		menu.so
 module_app		ctrl_tcp.so
@@ -114,7 +118,9 @@ ctrl_tcp_listen		127.0.0.1:$ctrl
 rtp_ports		$((BYOC_RTP_MIN + 900))-$((BYOC_RTP_MIN + 999))
 audio_buffer		20-160
 EOF
-	echo "<sip:carrier@127.0.0.2>;regint=0;audio_codecs=PCMU/8000/1,PCMA/8000/1" >"$cfg/accounts"
+	local enc=""
+	[ -n "${FS_MEDIAENC:-}" ] && enc=";mediaenc=$FS_MEDIAENC"
+	echo "<sip:carrier@${FS_PHONE_IP:-127.0.0.2}>;regint=0;audio_codecs=PCMU/8000/1,PCMA/8000/1$enc" >"$cfg/accounts"
 	: >"$cfg/contacts"
 	baresip -f "$cfg" -e "/dial sip:$num@$BYOC_SIP_IP:$BYOC_SIP_PORT" -t "$secs" \
 		>"$out/baresip.log" 2>&1 &
