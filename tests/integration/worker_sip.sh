@@ -86,7 +86,7 @@ w_start
 
 # ---- registry -----------------------------------------------------------
 reg=$(rcli HGETALL "byoc:v1:worker:$W_ID" | paste -sd' ')
-assert_eq "addr $W_IP port $W_PORT transport udp capacity 500 active 0 draining 0 wideband 0" \
+assert_eq "addr $W_IP port $W_PORT transport udp capacity 500 active 0 draining 0 wideband 1" \
 	"$reg" "registry hash has exactly the fields the edge reads"
 ttl=$(rcli TTL "byoc:v1:worker:$W_ID")
 assert_le "$ttl" 3 "registry TTL is 3 heartbeats"

@@ -124,6 +124,7 @@ static void s_on_ready(struct mw_thread *t, void *obj, void *data, size_t len);
 static void s_on_failed(struct mw_thread *t, void *obj, void *data, size_t len);
 static void s_on_hangup(struct mw_thread *t, void *obj, void *data, size_t len);
 static void s_on_done(struct mw_thread *t, void *obj, void *data, size_t len);
+static void s_on_info(struct mw_thread *t, void *obj, void *data, size_t len);
 
 static void post(struct mw_thread *t, mw_thread_fn fn, struct mw_call *c,
 		const void *data, size_t len)
@@ -275,12 +276,25 @@ static void call_timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* The RTP sockets are of one address family (the media IP's): an SDP of
- * the other one cannot be served (488). */
-static int family_ok(const struct mw_call *c, const struct mw_sdp_remote *r)
+ * the other one cannot be served (488). The codec is narrowed to G.711
+ * when this worker does not take wideband (BYOC_WORKER_WIDEBAND=0). */
+static int remote_ok(const struct mw_call *c, struct mw_sdp_remote *r)
 {
-	int fam = strchr(mw_ua_config(c->ua)->rtp_ip, ':') ? AF_INET6 : AF_INET;
+	const struct mw_config *cfg = mw_ua_config(c->ua);
+	int fam = strchr(cfg->rtp_ip, ':') ? AF_INET6 : AF_INET;
 
-	return r->family == fam;
+	return r->family == fam && mw_sdp_select(r, cfg->wideband) == 0;
+}
+
+/* The trunk's DTMF mode as the edge names it (br_call.c); RFC 4733 when
+ * absent or unknown (a direct call without the edge). */
+static int dtmf_mode(const char *v)
+{
+	if(v && strcasecmp(v, "info") == 0)
+		return BR_DTMF_INFO;
+	if(v && strcasecmp(v, "inband") == 0)
+		return BR_DTMF_INBAND;
+	return BR_DTMF_RFC2833;
 }
 
 /* ---- customParameters ---------------------------------------------------- */
@@ -628,12 +642,12 @@ int mw_call_new(struct mw_ua *ua, osip_transaction_t *ist,
 	body = mw_sip_body(invite, &blen, ctype, sizeof(ctype));
 	if(body) {
 		rc = mw_sdp_parse(body, blen, &c->remote);
-		if(rc == 0 && !family_ok(c, &c->remote))
+		if(rc == 0 && !remote_ok(c, &c->remote))
 			rc = -ENOMEDIUM;
 		if(rc == -ENOMEDIUM) {
 			call_refuse(c, 488, NULL,
 					"Warning: 304 byoc \"no common audio codec (PCMU, "
-					"PCMA)\"\r\n",
+					"PCMA, G722, opus)\"\r\n",
 					MW_C_CALL_SDP_REJECTED);
 			goto out;
 		}
@@ -646,6 +660,7 @@ int mw_call_new(struct mw_ua *ua, osip_transaction_t *ist,
 		c->late_offer =
 				1; /* our offer goes in the 200, the answer in the ACK */
 	}
+	c->setup.dtmf_mode = dtmf_mode(mw_sip_header(invite, "x-byoc-dtmf"));
 	agent = mw_sip_header(invite, "x-byoc-agent");
 	if(!agent || !*agent) {
 		if(!cfg->agent_default_url[0]) {
@@ -780,6 +795,50 @@ static void s_on_done(struct mw_thread *t, void *obj, void *data, size_t len)
 	maybe_done(c);
 }
 
+/* 1 when 'tr' is one of our INFO requests. */
+static int tr_is_info(const osip_transaction_t *tr)
+{
+	return tr->orig_request && tr->orig_request->sip_method &&
+		   strcmp(tr->orig_request->sip_method, "INFO") == 0;
+}
+
+/* Sends the next queued AI digit as SIP INFO (RFC 6086 with the
+ * application/dtmf-relay body carriers expect), one at a time so they
+ * arrive in order. */
+static void info_next(struct mw_call *c)
+{
+	char body[64];
+
+	if(c->info_busy || !c->info_len || c->state != MW_CALL_CONFIRMED ||
+			c->bye_sent || !c->dlg)
+		return;
+	snprintf(body, sizeof(body), "Signal=%c\r\nDuration=100\r\n",
+			c->info_q[c->info_head]);
+	c->info_head = (c->info_head + 1) % MW_CALL_INFO_Q;
+	c->info_len--;
+	if(mw_ua_request_body(c->ua, c->dlg, &c->peer, "INFO", NULL,
+			   "application/dtmf-relay", body, c) == 0)
+		c->info_busy = 1;
+}
+
+static void s_on_info(struct mw_thread *t, void *obj, void *data, size_t len)
+{
+	struct mw_call *c = obj;
+	const char *d = data;
+	size_t i;
+
+	for(i = 0; i < len && d[i]; i++) {
+		if(c->info_len >= MW_CALL_INFO_Q) {
+			MW_LOG_LIMIT(MW_LOG_NOTICE,
+					"call %s: INFO DTMF queue full, digit dropped", c->call_id);
+			break;
+		}
+		c->info_q[(c->info_head + c->info_len) % MW_CALL_INFO_Q] = d[i];
+		c->info_len++;
+	}
+	info_next(c);
+}
+
 /* ---- SIP events ---------------------------------------------------------- */
 
 void mw_call_on_ack(struct mw_call *c, osip_message_t *ack)
@@ -802,7 +861,7 @@ void mw_call_on_ack(struct mw_call *c, osip_message_t *ack)
 	if(had_offer) {
 		/* the answer to our offer (late offer, or re-INVITE without SDP) */
 		c->late_offer = 0;
-		if(!body || mw_sdp_parse(body, blen, &r) < 0 || !family_ok(c, &r)) {
+		if(!body || mw_sdp_parse(body, blen, &r) < 0 || !remote_ok(c, &r)) {
 			MW_WARN("call %llu: ACK without an acceptable SDP answer",
 					(unsigned long long)c->serial);
 			if(!c->have_remote) {
@@ -872,7 +931,7 @@ static void on_offer(struct mw_call *c, osip_transaction_t *tr,
 		c->late_offer = 1;
 	} else {
 		rc = mw_sdp_parse(b, blen, &r);
-		if(rc == 0 && !family_ok(c, &r))
+		if(rc == 0 && !remote_ok(c, &r))
 			rc = -ENOMEDIUM;
 		if(rc < 0) {
 			/* the session goes on unchanged (RFC 3261 14.2) */
@@ -961,6 +1020,14 @@ out:
 void mw_call_on_request_done(
 		struct mw_call *c, osip_transaction_t *tr, int code)
 {
+	if(tr_is_info(tr)) {
+		if(code >= 300)
+			MW_LOG_LIMIT(MW_LOG_NOTICE, "call %s: INFO DTMF answered %d",
+					c->call_id, code);
+		c->info_busy = 0;
+		info_next(c);
+		return;
+	}
 	if(!c->bye_sent)
 		return;
 	MW_DBG("call %llu: BYE answered %d", (unsigned long long)c->serial, code);
@@ -974,6 +1041,11 @@ void mw_call_on_transaction_gone(struct mw_call *c, osip_transaction_t *tr)
 		c->ist = NULL;
 	if(tr == c->reinvite)
 		c->reinvite = NULL;
+	if(tr->ctx_type == NICT && tr_is_info(tr)) {
+		/* ended without a final response callback */
+		c->info_busy = 0;
+		return;
+	}
 	if(tr->ctx_type == NICT && c->bye_sent) {
 		/* ended without a final response callback (transport error) */
 		c->bye_sent = 0;
@@ -1175,18 +1247,78 @@ static void on_audio(
 	m_send(c, json, n);
 }
 
-static void on_dtmf(void *arg, char digit, int duration_ms)
+/* A key press of the caller, from any source: once to the AI. INFO is
+ * signalled at the press (its span starts now), RFC 4733 events and
+ * tones at their end (their span ends now). */
+static void m_dtmf_in(struct mw_call *c, char digit, int src, int duration_ms)
 {
-	struct mw_call *c = arg;
+	static const enum mw_ctr ctr[MW_DTMF_SRC__MAX] = {
+			MW_C_DTMF_RTP, MW_C_DTMF_INFO, MW_C_DTMF_INBAND};
+	uint32_t now = (uint32_t)(now_us() / 1000), d = (uint32_t)duration_ms;
 	char *json = NULL;
 	int n;
 
-	MW_COUNT(MW_C_DTMF_RTP);
-	if(!c->m.start_sent)
+	if(src == MW_DTMF_SRC_INFO)
+		n = mw_dtmf_dedup(&c->m.dd, digit, src, now, now + d);
+	else
+		n = mw_dtmf_dedup(&c->m.dd, digit, src, now - d, now);
+	if(n == 0) {
+		MW_COUNT(MW_C_DTMF_DUPLICATE);
+		MW_DBG("call %s: DTMF %c (%s) already reported another way", c->call_id,
+				digit, mw_dtmf_src_name(src));
 		return;
-	MW_INFO("call %s: DTMF %c (%d ms)", c->call_id, digit, duration_ms);
+	}
+	if(n < 0)
+		return;
+	MW_COUNT(ctr[src]);
+	if(!c->m.start_sent || c->m.stop_rx)
+		return;
+	MW_INFO("call %s: DTMF %c (%s, %d ms)", c->call_id, digit,
+			mw_dtmf_src_name(src), duration_ms);
 	n = mw_twilio_dtmf(&c->m.tw, digit, &json);
 	m_send(c, json, n);
+}
+
+static void on_dtmf(void *arg, char digit, int duration_ms, int source)
+{
+	m_dtmf_in(arg, digit, source, duration_ms);
+}
+
+/* Digits from the AI toward the caller, the trunk's way: RFC 4733 (or
+ * tones when no telephone-event was negotiated), SIP INFO through the
+ * SIP thread, or in-band tones. */
+static void m_dtmf_out(struct mw_call *c, const char *digits)
+{
+	char info[MW_CALL_INFO_Q + 1];
+	size_t i, k = 0;
+	int rc;
+
+	for(i = 0; c->m.media && digits[i] && i < MW_CALL_INFO_Q; i++) {
+		if(c->setup.dtmf_mode == BR_DTMF_INFO) {
+			info[k++] = digits[i];
+			MW_COUNT(MW_C_DTMF_SENT_INFO);
+			continue;
+		}
+		rc = -ENOTSUP;
+		if(c->setup.dtmf_mode == BR_DTMF_RFC2833) {
+			rc = mw_media_send_dtmf(c->m.media, digits[i], 100);
+			if(rc == 0)
+				MW_COUNT(MW_C_DTMF_SENT_RFC4733);
+		}
+		/* inband, or no telephone-event negotiated on this call */
+		if(rc == -ENOTSUP) {
+			rc = mw_media_send_dtmf_inband(c->m.media, digits[i], 100);
+			if(rc == 0)
+				MW_COUNT(MW_C_DTMF_SENT_INBAND);
+		}
+		if(rc < 0)
+			MW_LOG_LIMIT(MW_LOG_NOTICE, "call %s: AI digit %c not sent: %s",
+					c->call_id, digits[i], strerror(-rc));
+	}
+	if(k) {
+		info[k++] = 0;
+		post(c->st, s_on_info, c, info, k);
+	}
 }
 
 static void on_mark(void *arg, const char *name)
@@ -1243,7 +1375,6 @@ static void ws_message_cb(struct mw_ws *ws, int is_text, const uint8_t *data,
 {
 	struct mw_call *c = arg;
 	struct mw_twilio_in in;
-	size_t i;
 
 	MW_COUNT(MW_C_WS_MSG_RX);
 	if(!is_text) {
@@ -1280,8 +1411,8 @@ static void ws_message_cb(struct mw_ws *ws, int is_text, const uint8_t *data,
 			m_hangup(c, MW_END_AI_HANGUP, in.name);
 			break;
 		case MW_TW_SEND_DTMF:
-			for(i = 0; c->m.media && in.name && in.name[i] && i < 32; i++)
-				mw_media_send_dtmf(c->m.media, in.name[i], 100);
+			if(in.name)
+				m_dtmf_out(c, in.name);
 			break;
 		case MW_TW_TRANSFER:
 			MW_LOG_LIMIT(MW_LOG_NOTICE,
@@ -1340,6 +1471,7 @@ static void m_on_setup(struct mw_thread *t, void *obj, void *data, size_t len)
 			.jb_max_ms = 200,
 			.rtp_timeout_ms = (int)cfg->rtp_timeout_s * 1000,
 			.playout_max_ms = 300000,
+			.dtmf_inband = c->setup.dtmf_mode == BR_DTMF_INBAND,
 	};
 	static const struct mw_media_cbs mcbs = {
 			on_audio, on_dtmf, on_mark, on_timeout};
@@ -1364,6 +1496,7 @@ static void m_on_setup(struct mw_thread *t, void *obj, void *data, size_t len)
 		goto out;
 	}
 	mw_twilio_stream_init(&c->m.tw);
+	mw_dtmf_dedup_init(&c->m.dd);
 	memset(&o, 0, sizeof(o));
 	o.url = c->setup.ws_url;
 	o.headers = c->setup.ws_headers;
@@ -1414,8 +1547,8 @@ static void m_apply_remote(struct mw_call *c, const struct mw_sdp_remote *r)
 	if(!c->m.media)
 		return;
 	if(remote_sockaddr(r, &ss, &len) == 0)
-		mw_media_set_remote(
-				c->m.media, (struct sockaddr *)&ss, len, r->pt, r->te_pt);
+		mw_media_set_remote(c->m.media, (struct sockaddr *)&ss, len, r->codec,
+				r->pt, r->te_pt);
 	mw_media_hold(c->m.media, r->hold);
 }
 
@@ -1445,15 +1578,10 @@ static void m_on_dtmf(struct mw_thread *t, void *obj, void *data, size_t len)
 {
 	struct mw_call *c = obj;
 	struct msg_dtmf *d = data;
-	char *json = NULL;
-	int n;
 
-	MW_COUNT(MW_C_DTMF_INFO);
-	if(c->m.stop_rx || !c->m.start_sent)
+	if(c->m.stop_rx)
 		return;
-	MW_INFO("call %s: DTMF %c (SIP INFO)", c->call_id, d->digit);
-	n = mw_twilio_dtmf(&c->m.tw, d->digit, &json);
-	m_send(c, json, n);
+	m_dtmf_in(c, d->digit, MW_DTMF_SRC_INFO, d->duration_ms);
 }
 
 static void m_on_stop(struct mw_thread *t, void *obj, void *data, size_t len)

@@ -16,8 +16,16 @@
  *                 STOP (tear down; 'stop' + close 1000 toward the AI)
  *   media -> SIP: READY (AI connected, 'connected'+'start' sent: answer),
  *                 FAILED (no RTP port / AI unreachable: 503), HANGUP
- *                 (AI hangup, AI closed, RTP timeout: BYE), DONE (media
- *                 half released: the call may be freed)
+ *                 (AI hangup, AI closed, RTP timeout: BYE), INFO (AI
+ *                 digits to send as SIP INFO), DONE (media half released:
+ *                 the call may be freed)
+ *
+ * DTMF. The trunk's mode comes from the edge (X-Byoc-Dtmf: rfc2833, info,
+ * inband). Toward the AI: RFC 4733 events and SIP INFO are always taken,
+ * in-band tones are detected when the mode is inband; a press reported
+ * two ways reaches the AI once (mw_dtmf_dedup). From the AI: RFC 4733
+ * (in-band when no telephone-event was negotiated), SIP INFO
+ * (application/dtmf-relay, one at a time) or in-band tones, per mode.
  *
  * Objects are never freed inside their own callbacks: the WebSocket and
  * the media session are released from a deferred event on the media
@@ -36,6 +44,7 @@
 #include <osip2/osip_dialog.h>
 
 #include "br_model.h"
+#include "mw_dtmf.h"
 #include "mw_media.h"
 #include "mw_sdp.h"
 #include "mw_twilio.h"
@@ -86,6 +95,7 @@ enum mw_call_end
 };
 
 #define MW_CALL_MAX_PARAMS 64
+#define MW_CALL_INFO_Q 32 /* AI digits waiting to go out as SIP INFO */
 
 struct mw_call_setup
 {
@@ -95,6 +105,7 @@ struct mw_call_setup
 	char *keys[MW_CALL_MAX_PARAMS];
 	char *vals[MW_CALL_MAX_PARAMS];
 	char agent[BR_ID_MAX + 1];
+	int dtmf_mode; /* enum br_dtmf, from X-Byoc-Dtmf */
 };
 
 /* Media-thread half. */
@@ -114,6 +125,7 @@ struct mw_call_media
 	int16_t *pcm; /* AI audio decode scratch, grown as needed */
 	size_t pcm_cap;
 	struct mw_media_stats folded; /* stats already added to metrics */
+	struct mw_dtmf_dedup dd;	  /* key presses reported so far */
 	struct event *reap;			  /* deferred release (outside callbacks) */
 	struct event *guard; /* closing guard: release even if no on_close */
 	struct mw_call *tprev, *tnext; /* the media thread's call list */
@@ -150,9 +162,12 @@ struct mw_call
 	struct event *timer;   /* ACK wait, max duration */
 	struct event *reaper;  /* UA: deferred free */
 	int64_t t_invite_ms, t_answer_ms;
-	struct mw_thread *st; /* SIP thread */
-	struct mw_thread *mt; /* media thread */
-	int stop_posted;	  /* STOP sent to the media thread */
+	struct mw_thread *st;		 /* SIP thread */
+	struct mw_thread *mt;		 /* media thread */
+	int stop_posted;			 /* STOP sent to the media thread */
+	char info_q[MW_CALL_INFO_Q]; /* AI digits for SIP INFO, FIFO */
+	unsigned info_head, info_len;
+	int info_busy; /* an INFO of ours waits for its final response */
 	struct mw_call_setup setup;
 	/* ---- media thread ------------------------------------------------- */
 	struct mw_call_media m;

@@ -217,6 +217,7 @@ enum opt_id
 	O_WS_BACKLOG,
 	O_LOG_LEVEL,
 	O_AI_CA,
+	O_WIDEBAND,
 	O__END
 };
 
@@ -269,6 +270,8 @@ static const struct setting settings[] = {
 		{O_AI_CA, "BYOC_WORKER_AI_CA_FILE", "ai-ca-file",
 				"PEM CA bundle trusted for wss:// backends, besides the "
 				"system's"},
+		{O_WIDEBAND, "BYOC_WORKER_WIDEBAND", "wideband",
+				"1|0: take G.722 and opus (registered as wideband) (1)"},
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 /* NAME() and RAW() index this table by enum value: same order, no gap */
@@ -464,6 +467,13 @@ static int apply(
 		}
 		strcpy(c->ai_ca_file, v);
 	}
+	if((v = RAW(O_WIDEBAND))) {
+		if(parse_uint(v, 0, 1, &n) < 0) {
+			seterr(err, errlen, "%s: '%s' must be 0 or 1", NAME(O_WIDEBAND), v);
+			return -EINVAL;
+		}
+		c->wideband = (int)n;
+	}
 #undef RAW
 #undef NAME
 	return 0;
@@ -522,6 +532,7 @@ int mw_config_load(
 	c->ai_connect_timeout_ms = 5000;
 	c->ws_backlog_max = 65536;
 	c->log_level = MW_LOG_INFO;
+	c->wideband = 1;
 
 	for(i = 0; i < NSETTINGS; i++) {
 		const char *v = getenv(settings[i].env);

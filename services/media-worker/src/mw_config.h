@@ -54,6 +54,7 @@ struct mw_config
 							   media frames are dropped */
 	char ai_ca_file[512];  /* extra CA bundle for wss:// backends, "" none */
 	int log_level;		   /* enum mw_log_level */
+	int wideband;		   /* 1: G.722 and opus taken (registry "wideband") */
 };
 
 /* Fills 'c' from the environment, then argv (getopt_long; see

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * mw_dtmf.c -- RFC 4733 telephone-event receiver and sender (rules in
- * mw_dtmf.h). Hand-written: spandsp covers in-band DTMF only.
+ * mw_dtmf.c -- RFC 4733 telephone-event receiver and sender, and the
+ * de-duplication of key presses (rules in mw_dtmf.h). Hand-written:
+ * spandsp covers in-band DTMF only.
  */
 #include "mw_dtmf.h"
 
@@ -202,4 +203,59 @@ int mw_dtmf_tx_next(struct mw_dtmf_tx *tx, uint8_t payload[MW_DTMF_PAYLOAD],
 	if(tx->ends >= MW_DTMF_END_PACKETS)
 		tx->active = 0;
 	return 0;
+}
+
+/* ---- de-duplication ---- */
+
+static const char *const src_names[MW_DTMF_SRC__MAX] = {
+		"rfc4733", "info", "inband"};
+
+const char *mw_dtmf_src_name(int src)
+{
+	return src >= 0 && src < MW_DTMF_SRC__MAX ? src_names[src] : "?";
+}
+
+void mw_dtmf_dedup_init(struct mw_dtmf_dedup *d)
+{
+	memset(d, 0, sizeof(*d));
+}
+
+/* a <= b on the wrapping millisecond clock */
+static int ms_le(uint32_t a, uint32_t b)
+{
+	return (int32_t)(b - a) >= 0;
+}
+
+int mw_dtmf_dedup(struct mw_dtmf_dedup *d, char digit, int src,
+		uint32_t start_ms, uint32_t end_ms)
+{
+	unsigned i, k;
+
+	if(src < 0 || src >= MW_DTMF_SRC__MAX || !ms_le(start_ms, end_ms))
+		return -EINVAL;
+	/* oldest first: the Nth report of a source pairs with the Nth press */
+	for(i = 0; i < d->len; i++) {
+		k = (d->head + i) % MW_DTMF_DEDUP_HIST;
+		if(d->h[k].digit != digit || d->h[k].src == src ||
+				(d->h[k].matched & (1u << src)))
+			continue;
+		if(ms_le(start_ms, d->h[k].end_ms + MW_DTMF_DEDUP_SLACK_MS) &&
+				ms_le(d->h[k].start_ms, end_ms + MW_DTMF_DEDUP_SLACK_MS)) {
+			d->h[k].matched |= (uint8_t)(1u << src);
+			d->dups++;
+			return 0;
+		}
+	}
+	if(d->len == MW_DTMF_DEDUP_HIST) { /* full: forget the oldest */
+		d->head = (d->head + 1) % MW_DTMF_DEDUP_HIST;
+		d->len--;
+	}
+	k = (d->head + d->len) % MW_DTMF_DEDUP_HIST;
+	d->h[k].digit = digit;
+	d->h[k].src = (uint8_t)src;
+	d->h[k].matched = 0;
+	d->h[k].start_ms = start_ms;
+	d->h[k].end_ms = end_ms;
+	d->len++;
+	return 1;
 }

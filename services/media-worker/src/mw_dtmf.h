@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * mw_dtmf.h -- RFC 4733 telephone-events (DTMF 0-15): a receiver that
- * reports exactly one event per key press and a sender. Pure (the caller
- * passes payloads, timestamps and the time), no allocation, no globals;
- * hand-written because spandsp only has in-band DTMF.
+ * reports exactly one event per key press and a sender; and the
+ * de-duplication of key presses that reach the worker more than one way
+ * (RFC 4733, SIP INFO, in-band tones). Pure (the caller passes payloads,
+ * timestamps and the time), no allocation, no globals; hand-written
+ * because spandsp only has in-band DTMF (which mw_media uses for tones).
  *
  * Receiver rules. An event is identified by its RTP timestamp (the start
  * of the tone); the marker bit is not needed. It is reported once, at
@@ -112,5 +114,55 @@ int mw_dtmf_tx_start(struct mw_dtmf_tx *tx, char digit, uint32_t duration,
  * duration. All share the timestamp *ts. -ENODATA when finished. */
 int mw_dtmf_tx_next(struct mw_dtmf_tx *tx, uint8_t payload[MW_DTMF_PAYLOAD],
 		int *marker, uint32_t *ts);
+
+/* ---- one key press, several ways ---- */
+
+/* Where a digit came from. */
+enum mw_dtmf_src
+{
+	MW_DTMF_SRC_RFC4733 = 0,
+	MW_DTMF_SRC_INFO,
+	MW_DTMF_SRC_INBAND,
+	MW_DTMF_SRC__MAX
+};
+/* "rfc4733", "info", "inband" (metric labels), "?" otherwise */
+const char *mw_dtmf_src_name(int src);
+
+#define MW_DTMF_DEDUP_HIST 16 /* key presses remembered */
+#define MW_DTMF_DEDUP_SLACK_MS \
+	300 /* how far apart two reports of one
+									  press may be (signalling delay) */
+
+/*
+ * De-duplication. Carriers often signal a key press two ways (RFC 4733
+ * and SIP INFO, or RFC 4733 with the tones left in the audio); the AI
+ * must get it once. Each report carries the time span of the press in
+ * local milliseconds (RFC 4733 and in-band: [end - duration, end], at
+ * its end; INFO: [arrival, arrival + Duration]). A report is the same
+ * press as an earlier one when it is the same digit from ANOTHER source,
+ * their spans overlap (each widened by MW_DTMF_DEDUP_SLACK_MS), and that
+ * earlier press was not already matched by a report of this source: the
+ * oldest such press takes it. Reports from one source are never merged,
+ * so fast sequences and repeated digits ("55") stay intact, and each
+ * source's Nth report of a digit pairs with the other's Nth.
+ */
+struct mw_dtmf_dedup
+{
+	struct
+	{
+		char digit;
+		uint8_t src;
+		uint8_t matched; /* bit per source that reported it too */
+		uint32_t start_ms, end_ms;
+	} h[MW_DTMF_DEDUP_HIST];
+	unsigned head, len;
+	uint64_t dups; /* reports recognised as duplicates */
+};
+
+void mw_dtmf_dedup_init(struct mw_dtmf_dedup *d);
+/* 1: a new press, deliver it; 0: a duplicate of one already delivered;
+ * -EINVAL for a bad source or start after end. */
+int mw_dtmf_dedup(struct mw_dtmf_dedup *d, char digit, int src,
+		uint32_t start_ms, uint32_t end_ms);
 
 #endif

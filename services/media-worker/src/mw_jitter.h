@@ -41,8 +41,8 @@
 
 #include <spandsp.h>
 
-#define MW_JB_RING 8192u	 /* samples kept (power of two): 1.02 s at 8 kHz */
-#define MW_JB_MAX_PKT 1024u	 /* samples in one packet (128 ms at 8 kHz) */
+#define MW_JB_RING 16384u	 /* samples kept (power of two): 1.02 s at 16 kHz */
+#define MW_JB_MAX_PKT 1024u	 /* samples in one packet (64 ms at 16 kHz) */
 #define MW_JB_MAX_FRAME 480u /* samples per get() */
 #define MW_JB_SEQ_JUMP 3000	 /* seq difference taken as a discontinuity */
 
@@ -51,7 +51,7 @@ struct mw_jb_cfg
 	unsigned rate;	/* samples per second, e.g. 8000 */
 	unsigned frame; /* samples per get(), e.g. 160 */
 	int min_ms;		/* target delay bounds; max is clamped so that the */
-	int max_ms;		/* ring holds it (384 ms at 8 kHz) */
+	int max_ms;		/* ring holds it (448 ms at 16 kHz) */
 };
 
 /* What get() produced. */
@@ -83,7 +83,7 @@ struct mw_jb_stats
 	uint32_t peak_ms;	 /* current delay spread estimate */
 };
 
-/* Embed and treat as opaque; sizeof ~ 18 KB. */
+/* Embed and treat as opaque; sizeof ~ 35 KB. */
 struct mw_jb
 {
 	/* configuration, in samples */

@@ -1,10 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * mw_media.c -- one call's media engine (contract in mw_media.h): RTP and
- * RTCP sockets on a libevent loop, G.711 through spandsp (mw_g711), the
- * adaptive jitter buffer with spandsp PLC (mw_jitter), RFC 4733 events
- * (mw_dtmf), a drift-free 20 ms clock, the playout FIFO of AI audio with
- * its marks.
+ * RTCP sockets on a libevent loop, the codecs and resamplers of mw_codec
+ * (spandsp G.711/G.722, libopus, speexdsp), the adaptive jitter buffer
+ * with spandsp PLC (mw_jitter), RFC 4733 events (mw_dtmf), in-band DTMF
+ * (spandsp dtmf_rx/dtmf_tx), a drift-free 20 ms clock, the playout FIFO
+ * of AI audio with its marks.
+ *
+ * Rates. Three rates meet here: the codec's PCM rate 'crate' (8000 for
+ * G.711, 16000 for G.722/opus), its RTP clock 'clock' (8000 for G.711 and
+ * G.722, 48000 for opus) and the API rate 'arate' (the AI side's, fixed
+ * per session). The jitter buffer works at crate; RTP timestamps are
+ * mapped to crate samples (an extended 64-bit timestamp, so that the
+ * 48000 -> 16000 division survives wraparound); the playout FIFO and its
+ * marks work at arate. Resamplers exist only where two rates differ.
  *
  * Clock. A one-shot libevent timer is re-armed after every tick for the
  * time left until an absolute CLOCK_MONOTONIC deadline, and the deadline
@@ -18,7 +27,8 @@
  * with EVENT_BASE_FLAG_PRECISE_TIMER gives less jitter, not less drift.)
  *
  * Symmetric RTP / latching rule. Until the first valid RTP packet (well
- * formed, payload type PCMU/PCMA/CN/telephone-event) arrives, packets go
+ * formed, the negotiated payload type -- or PCMU/PCMA on a G.711 call --,
+ * CN or telephone-event) arrives, packets go
  * to the SDP address. That packet's source address and port become the
  * destination ("latched"). After that, packets from any other source are
  * dropped and counted in rtp_bad, unless the latched source has sent
@@ -28,11 +38,13 @@
  * if any, else to the RTP destination's port + 1 (or to the RTP
  * destination once RTCP was received multiplexed on the RTP port).
  *
- * Hot path: no allocation per packet (receive buffers on the stack,
- * jitter buffer embedded in the session); the playout FIFO allocates 1 s
- * chunks when the AI queues audio (keeping two spare), marks and their
- * names are allocated when the AI sends a mark. Reads are bounded: 4
- * recvmmsg batches of 8 datagrams per socket callback.
+ * Hot path: no allocation per packet or tick (receive and frame buffers
+ * on the stack, jitter buffer embedded in the session, codec, resampler
+ * and DTMF states set up with the codec or the first digit); the playout
+ * FIFO allocates 8000-sample chunks when the AI queues audio (keeping two
+ * spare), marks and their names are allocated when the AI sends a mark.
+ * Reads are bounded: 4 recvmmsg batches of 8 datagrams per socket
+ * callback.
  *
  * Counting: rtp_bad counts every RTP/RTCP datagram dropped because it is
  * malformed, truncated, of an unexpected payload type or from a foreign
@@ -57,16 +69,17 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <spandsp.h>
 
 #include "mw_dtmf.h"
 #include "mw_g711.h"
 #include "mw_jitter.h"
 #include "mw_rtp.h"
 
-#define RATE 8000
-#define FRAME 160				/* samples per 20 ms */
+#define FRAME_MAX 320 /* samples per 20 ms at 16 kHz */
+#define NB_RATE 8000  /* in-band DTMF works at 8 kHz */
+#define NB_FRAME 160
 #define PTIME_NS 20000000ull	/* 20 ms */
-#define NS_PER_SAMPLE 125000ull /* 1e9 / RATE */
 #define RX_BATCH 8				/* datagrams per recvmmsg */
 #define RX_ROUNDS 4				/* recvmmsg calls per callback */
 #define RX_BUF 2048				/* larger datagrams are truncated: bad */
@@ -74,7 +87,7 @@
 #define EARLY_NS 1000000ull		/* a tick may run 1 ms early */
 #define RELATCH_NS 500000000ull /* silence before another source wins */
 #define RTCP_TICKS 250			/* 5 s, randomised by +-25 % */
-#define CHUNK 8000				/* playout FIFO chunk: 1 s */
+#define CHUNK 8000				/* playout FIFO chunk: 1 s at 8 kHz */
 #define SPARE_CHUNKS 2
 #define MARKS_MAX 4096
 #define MARK_NAME_MAX 1024
@@ -106,6 +119,18 @@ struct endpoint
 struct mw_media
 {
 	struct event_base *base;
+	/* rates (see the top of the file) and the codec */
+	unsigned arate, aframe;	 /* API side: samples/s, per 20 ms */
+	unsigned crate, cframe;	 /* codec PCM */
+	unsigned clock, ts_step; /* RTP clock, timestamp units per 20 ms */
+	struct mw_codec_state codec;
+	struct mw_resampler rs_rx;	 /* crate -> arate (caller to AI) */
+	struct mw_resampler rs_tx;	 /* arate -> crate (AI to caller) */
+	struct mw_resampler rs_det;	 /* crate -> 8 kHz for the tone detector */
+	struct mw_resampler rs_tone; /* 8 kHz tones -> crate */
+	int rx_ext_init;			 /* RTP timestamp -> crate samples */
+	uint32_t rx_last_ts;
+	uint64_t rx_ext;
 	struct mw_media_cbs cbs;
 	void *arg;
 	struct mw_media_cfg cfg;
@@ -149,12 +174,19 @@ struct mw_media
 	uint64_t lsr_ns;
 	int have_lsr;
 	struct mw_dtmf_rx dtmf_rx;
+	dtmf_rx_state_t *tone_rx; /* in-band detector (cfg.dtmf_inband) */
+	char tone_digit;		  /* tone being heard, 0 none */
+	uint64_t tone_start_ms;	  /* its start, media time */
+	uint64_t now_media_ms;	  /* media time of the tick being run */
 
-	/* DTMF sender */
+	/* DTMF sender: one queue for RFC 4733 events and in-band tones */
 	struct mw_dtmf_tx dtx;
 	char dq[DTMF_QUEUE];
 	uint16_t dq_ms[DTMF_QUEUE];
+	uint8_t dq_tone[DTMF_QUEUE]; /* 1: in-band tone, 0: RFC 4733 */
 	unsigned dq_head, dq_len, dtmf_gap;
+	dtmf_tx_state_t *tone_tx; /* set up by the first in-band digit */
+	unsigned tone_ticks;	  /* ticks left of the tone on the wire */
 
 	/* playout FIFO */
 	struct chunk *q_head, *q_tail, *spare;
@@ -184,9 +216,28 @@ static uint64_t mono_ns(void)
 	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
-static inline uint32_t ns_to_samples(uint64_t ns)
+/* A monotonic time in units of 'rate' per second (wrapping). */
+static inline uint32_t ns_to_units(uint64_t ns, unsigned rate)
 {
-	return (uint32_t)(ns / NS_PER_SAMPLE);
+	return (uint32_t)(ns / 1000 * rate / 1000000);
+}
+
+/* The crate sample index of RTP timestamp 'ts' of the current source.
+ * For G.711 the two are the same; otherwise the timestamp is extended to
+ * 64 bits (differences to the previous packet, older ones included) so
+ * that the scaling survives the 32-bit wrap. */
+static uint32_t rx_samples(struct mw_media *m, uint32_t ts)
+{
+	if(m->crate == m->clock)
+		return ts;
+	if(!m->rx_ext_init) {
+		m->rx_ext = (1ull << 40) + ts;
+		m->rx_ext_init = 1;
+	} else {
+		m->rx_ext += (uint64_t)(int64_t)(int32_t)(ts - m->rx_last_ts);
+	}
+	m->rx_last_ts = ts;
+	return (uint32_t)(m->rx_ext * m->crate / m->clock);
 }
 
 static uint64_t rnd64(struct mw_media *m)
@@ -501,8 +552,8 @@ static void send_rtcp(struct mw_media *m, int bye)
 		clock_gettime(CLOCK_REALTIME, &rt);
 		mw_ntp_from_unix(rt.tv_sec, rt.tv_nsec, &sr.ntp_sec, &sr.ntp_frac);
 		/* the RTP time of this same instant */
-		sr.rtp_ts = m->last_tick_ts +
-					(uint32_t)((now - m->last_tick_ns) / NS_PER_SAMPLE);
+		sr.rtp_ts =
+				m->last_tick_ts + ns_to_units(now - m->last_tick_ns, m->clock);
 		sr.pkt_count = (uint32_t)m->st.rtp_tx;
 		sr.octet_count = (uint32_t)m->tx_octets;
 		if(mw_rtcp_build_sr(buf, sizeof(buf), &sr, &rb, nrb, &l) < 0)
@@ -561,8 +612,9 @@ static void deliver_dtmf(
 	for(i = 0; i < n; i++) {
 		m->st.dtmf_events++;
 		if(m->cbs.on_dtmf)
-			m->cbs.on_dtmf(
-					m->arg, ev[i].digit, (int)(ev[i].duration * 1000 / RATE));
+			m->cbs.on_dtmf(m->arg, ev[i].digit,
+					(int)((uint64_t)ev[i].duration * 1000 / m->clock),
+					MW_DTMF_SRC_RFC4733);
 	}
 }
 
@@ -570,7 +622,8 @@ static void handle_rtp(struct mw_media *m, const uint8_t *buf, size_t len,
 		const struct sockaddr_storage *from, socklen_t flen, uint64_t now)
 {
 	struct mw_rtp_hdr h;
-	int audio;
+	int audio,
+			g711 = m->codec.id == MW_CODEC_PCMU || m->codec.id == MW_CODEC_PCMA;
 
 	if(mw_rtp_is_rtcp(buf, len)) {
 		handle_rtcp(m, buf, len, from, flen, 1);
@@ -580,7 +633,9 @@ static void handle_rtp(struct mw_media *m, const uint8_t *buf, size_t len,
 		m->st.rtp_bad++;
 		return;
 	}
-	audio = h.pt == MW_CODEC_PCMU || h.pt == MW_CODEC_PCMA;
+	/* a G.711 call takes both laws (endpoints switch without asking) */
+	audio = h.pt == m->pt ||
+			(g711 && (h.pt == MW_CODEC_PCMU || h.pt == MW_CODEC_PCMA));
 	if(!audio && h.pt != PT_CN && (m->te_pt < 0 || h.pt != m->te_pt)) {
 		m->st.rtp_bad++;
 		return;
@@ -610,16 +665,28 @@ static void handle_rtp(struct mw_media *m, const uint8_t *buf, size_t len,
 		if(m->rxs.init && mw_rtp_rxstats_lost(&m->rxs) > 0)
 			m->lost_acc += (uint64_t)mw_rtp_rxstats_lost(&m->rxs);
 		mw_rtp_rxstats_init(&m->rxs, h.ssrc, h.seq);
+		m->rx_ext_init = 0;
 	}
 	(void)mw_rtp_rxstats_seq(&m->rxs, h.seq);
 
 	if(audio) {
 		int16_t pcm[MW_JB_MAX_PKT];
-		uint32_t now_s = ns_to_samples(now);
+		int n;
 
-		mw_g711_decode(h.pt, h.payload, h.payload_len, pcm);
-		mw_rtp_rxstats_jitter(&m->rxs, h.ts, now_s);
-		(void)mw_jb_put(&m->jb, h.ssrc, h.seq, h.ts, pcm, h.payload_len, now_s);
+		if(g711 && h.pt != m->pt) {
+			mw_g711_decode(h.pt, h.payload, h.payload_len, pcm);
+			n = (int)h.payload_len;
+		} else {
+			n = mw_codec_decode(
+					&m->codec, h.payload, h.payload_len, pcm, MW_JB_MAX_PKT);
+		}
+		if(n <= 0) {
+			m->st.rtp_bad++;
+			return;
+		}
+		mw_rtp_rxstats_jitter(&m->rxs, h.ts, ns_to_units(now, m->clock));
+		(void)mw_jb_put(&m->jb, h.ssrc, h.seq, rx_samples(m, h.ts), pcm,
+				(size_t)n, ns_to_units(now, m->crate));
 	} else if(h.pt != PT_CN) {
 		struct mw_dtmf_event ev[2];
 		unsigned n = 0;
@@ -680,6 +747,66 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* ---- in-band DTMF ---- */
+
+/* spandsp's realtime report: the ASCII digit when a tone pair starts,
+ * 0 when it ends. One digit is reported per tone, at its end, with its
+ * duration (as RFC 4733 events are). */
+static void tone_report_cb(void *arg, int code, int level, int delay)
+{
+	struct mw_media *m = arg;
+	char d = m->tone_digit;
+
+	(void)level;
+	(void)delay;
+	if(code) {
+		m->tone_digit = (char)code;
+		m->tone_start_ms = m->now_media_ms;
+		return;
+	}
+	m->tone_digit = 0;
+	if(!d || mw_dtmf_code(d) < 0)
+		return;
+	m->st.dtmf_events++;
+	if(m->cbs.on_dtmf)
+		m->cbs.on_dtmf(m->arg, d, (int)(m->now_media_ms - m->tone_start_ms),
+				MW_DTMF_SRC_INBAND);
+}
+
+/* Runs the tone detector over one 20 ms frame of the caller's audio,
+ * given at crate ('cpcm') and at arate ('apcm'): it needs 8 kHz. */
+static void tone_detect(
+		struct mw_media *m, const int16_t *cpcm, const int16_t *apcm)
+{
+	int16_t nb[NB_FRAME];
+	const int16_t *x = cpcm;
+
+	if(m->crate != NB_RATE) {
+		if(m->arate == NB_RATE)
+			x = apcm;
+		else if(mw_resample(&m->rs_det, cpcm, m->cframe, nb, NB_FRAME) >= 0)
+			x = nb;
+		else
+			return;
+	}
+	dtmf_rx(m->tone_rx, x, NB_FRAME);
+}
+
+/* The next 20 ms of an in-band tone at crate into 'cpcm'. */
+static void tone_frame(struct mw_media *m, int16_t *cpcm)
+{
+	int16_t nb[NB_FRAME];
+	int n = dtmf_tx(m->tone_tx, nb, NB_FRAME);
+
+	if(n < 0)
+		n = 0;
+	memset(nb + n, 0, (NB_FRAME - (size_t)n) * sizeof(int16_t));
+	if(m->crate == NB_RATE)
+		memcpy(cpcm, nb, sizeof(nb));
+	else if(mw_resample(&m->rs_tone, nb, NB_FRAME, cpcm, m->cframe) < 0)
+		memset(cpcm, 0, m->cframe * sizeof(int16_t));
+}
+
 /* ---- the 20 ms tick ---- */
 
 static void send_rtp(struct mw_media *m, uint8_t *pkt, size_t plen, int pt,
@@ -697,28 +824,55 @@ static void send_rtp(struct mw_media *m, uint8_t *pkt, size_t plen, int pt,
 	m->sent_since_rtcp = 1;
 }
 
-/* DTMF replaces the audio while it is sent; the FIFO waits. 1 if this
- * tick was a DTMF tick. */
-static int tick_dtmf(struct mw_media *m, uint8_t *pkt)
+/* A queued digit replaces the audio while it is on the wire; the FIFO
+ * waits. Returns 0 when this tick carries audio, 1 when an RFC 4733
+ * packet was sent, 2 when 'cpcm' holds a tone frame to encode. */
+static int tick_dtmf(
+		struct mw_media *m, uint8_t *pkt, int16_t *cpcm, int *tone_marker)
 {
 	int marker;
 	uint32_t ts;
 
+	if(m->tone_ticks) {
+		tone_frame(m, cpcm);
+		*tone_marker = m->need_marker;
+		m->need_marker = 0;
+		if(--m->tone_ticks == 0) {
+			m->dtmf_gap = DTMF_GAP_TICKS;
+			m->need_marker = 1;
+		}
+		return 2;
+	}
 	if(!m->dtx.active) {
+		char d;
+		unsigned ms;
+		int tone;
+
 		if(m->dtmf_gap) {
 			m->dtmf_gap--;
 			return 0;
 		}
-		if(!m->dq_len || m->te_pt < 0)
+		if(!m->dq_len)
 			return 0;
-		if(mw_dtmf_tx_start(&m->dtx, m->dq[m->dq_head],
-				   (uint32_t)m->dq_ms[m->dq_head] * (RATE / 1000), m->ts,
-				   FRAME) < 0)
-			m->dtx.active = 0;
+		d = m->dq[m->dq_head];
+		ms = m->dq_ms[m->dq_head];
+		tone = m->dq_tone[m->dq_head];
 		m->dq_head = (m->dq_head + 1) % DTMF_QUEUE;
 		m->dq_len--;
-		if(!m->dtx.active)
+		if(tone) {
+			/* spandsp plays on_time of tone, then nothing (gaps are ours) */
+			dtmf_tx_set_timing(m->tone_tx, (int)ms, 0);
+			if(dtmf_tx_put(m->tone_tx, &d, 1) != 0)
+				return 0;
+			m->tone_ticks = (ms + 19) / 20;
+			m->need_marker = 1;
+			return tick_dtmf(m, pkt, cpcm, tone_marker);
+		}
+		if(m->te_pt < 0 || mw_dtmf_tx_start(&m->dtx, d, ms * (m->clock / 1000),
+								   m->ts, m->ts_step) < 0) {
+			m->dtx.active = 0;
 			return 0;
+		}
 	}
 	if(mw_dtmf_tx_next(&m->dtx, pkt + MW_RTP_HDR_LEN, &marker, &ts) < 0)
 		return 0;
@@ -732,32 +886,48 @@ static int tick_dtmf(struct mw_media *m, uint8_t *pkt)
 
 static void tick_send(struct mw_media *m)
 {
-	uint8_t pkt[MW_RTP_HDR_LEN + FRAME];
-	int16_t pcm[FRAME];
+	uint8_t pkt[MW_RTP_HDR_LEN + MW_CODEC_MAX_PAYLOAD];
+	int16_t apcm[FRAME_MAX], cpcm[FRAME_MAX];
+	const int16_t *out = apcm;
 	size_t n;
-	int marker, pt = m->pt, ended_by_mark;
+	int marker, len, ended_by_mark, d;
 
 	if(m->held) {
 		/* nothing on the wire, the AI audio waits for the resume */
 		m->need_marker = 1;
 		return;
 	}
-	if(tick_dtmf(m, pkt))
+	d = tick_dtmf(m, pkt, cpcm, &marker);
+	if(d == 1)
 		return;
-	n = fifo_pop(m, pcm, FRAME);
-	if(n < FRAME)
-		memset(pcm + n, 0, (FRAME - n) * sizeof(int16_t));
+	if(d == 2) {
+		len = mw_codec_encode(&m->codec, cpcm, m->cframe, pkt + MW_RTP_HDR_LEN,
+				MW_CODEC_MAX_PAYLOAD);
+		if(len > 0)
+			send_rtp(m, pkt, (size_t)len, m->pt, marker, m->ts);
+		return;
+	}
+	n = fifo_pop(m, apcm, m->aframe);
+	if(n < m->aframe)
+		memset(apcm + n, 0, (m->aframe - n) * sizeof(int16_t));
 	marker = m->need_marker || (n > 0 && !m->ai_prev);
 	m->need_marker = 0;
 	m->ai_prev = n > 0;
-	mw_g711_encode(pt, pcm, FRAME, pkt + MW_RTP_HDR_LEN);
-	send_rtp(m, pkt, FRAME, pt, marker, m->ts);
+	if(m->arate != m->crate) {
+		if(mw_resample(&m->rs_tx, apcm, m->aframe, cpcm, m->cframe) < 0)
+			memset(cpcm, 0, m->cframe * sizeof(int16_t));
+		out = cpcm;
+	}
+	len = mw_codec_encode(&m->codec, out, m->cframe, pkt + MW_RTP_HDR_LEN,
+			MW_CODEC_MAX_PAYLOAD);
+	if(len > 0)
+		send_rtp(m, pkt, (size_t)len, m->pt, marker, m->ts);
 
 	/* the AI stopped cleanly when a mark closes what it queued */
 	ended_by_mark =
 			m->q_in == m->q_out && m->m_len &&
 			m->marks[(m->m_head + m->m_len - 1) % m->m_cap].pos == m->q_in;
-	if(n == FRAME) {
+	if(n == m->aframe) {
 		m->ai_talking = !ended_by_mark;
 		m->idle = 0;
 	} else if(m->ai_talking) {
@@ -774,25 +944,34 @@ static void tick_send(struct mw_media *m)
 
 static void tick(struct mw_media *m, uint64_t tick_ns)
 {
-	int16_t pcm[FRAME];
+	int16_t cpcm[FRAME_MAX], apcm[FRAME_MAX];
+	const int16_t *out = cpcm;
 	struct mw_dtmf_event ev;
 	unsigned n;
 
 	/* caller side: the jitter buffer's frame for this instant */
-	(void)mw_jb_get(&m->jb, pcm, ns_to_samples(tick_ns), NULL);
+	m->now_media_ms = m->ticks * 20;
+	(void)mw_jb_get(&m->jb, cpcm, ns_to_units(tick_ns, m->crate), NULL);
+	if(m->crate != m->arate) {
+		if(mw_resample(&m->rs_rx, cpcm, m->cframe, apcm, m->aframe) < 0)
+			memset(apcm, 0, m->aframe * sizeof(int16_t));
+		out = apcm;
+	}
+	if(m->tone_rx)
+		tone_detect(m, cpcm, apcm);
 	if(mw_dtmf_rx_poll(&m->dtmf_rx, (uint32_t)(tick_ns / 1000000), &ev, &n) ==
 					0 &&
 			n)
 		deliver_dtmf(m, &ev, n);
 	if(m->cbs.on_audio)
-		m->cbs.on_audio(m->arg, pcm, FRAME, m->ticks * 20);
+		m->cbs.on_audio(m->arg, out, m->aframe, m->ticks * 20);
 
 	/* AI side */
 	m->last_tick_ns = tick_ns;
 	m->last_tick_ts = m->ts;
 	tick_send(m);
 	m->ticks++;
-	m->ts += FRAME;
+	m->ts += m->ts_step;
 
 	if(m->ticks >= m->rtcp_due) {
 		if(!m->held)
@@ -834,7 +1013,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 
 		m->deadline_ns += skip * PTIME_NS;
 		m->ticks += skip;
-		m->ts += (uint32_t)(skip * FRAME);
+		m->ts += (uint32_t)(skip * m->ts_step);
 		m->need_marker = 1;
 		m->slips++;
 	}
@@ -844,6 +1023,73 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 		n++;
 	}
 	arm(m);
+}
+
+/* ---- codec set-up (signalling path, may allocate) ---- */
+
+/* Switches to 'codec' with payload type 'pt': codec state, RTP clock,
+ * and -- when the PCM rate changes -- the jitter buffer and the
+ * resamplers around it. On failure the session keeps its codec. */
+static int set_codec(struct mw_media *m, int codec, int pt)
+{
+	const struct mw_codec_desc *d = mw_codec_desc(codec);
+	struct mw_codec_state c;
+	struct mw_resampler r[4];
+	struct mw_jb_cfg jc;
+	int rc, i;
+
+	if(!d)
+		return -EINVAL;
+	if(m->codec.d && m->codec.id == codec) {
+		m->pt = pt;
+		return 0;
+	}
+	rc = mw_codec_init(&c, codec);
+	if(rc < 0)
+		return rc;
+	memset(r, 0, sizeof(r));
+	if(!m->codec.d || d->rate != m->crate) {
+		rc = mw_resampler_init(&r[0], d->rate, m->arate);
+		if(rc == 0)
+			rc = mw_resampler_init(&r[1], m->arate, d->rate);
+		/* the tone detector and generator run at 8 kHz */
+		if(rc == 0 && m->tone_rx && d->rate != NB_RATE && m->arate != NB_RATE)
+			rc = mw_resampler_init(&r[2], d->rate, NB_RATE);
+		if(rc == 0 && m->tone_tx && d->rate != NB_RATE)
+			rc = mw_resampler_init(&r[3], NB_RATE, d->rate);
+		if(rc < 0) {
+			for(i = 0; i < 4; i++)
+				mw_resampler_cleanup(&r[i]);
+			mw_codec_cleanup(&c);
+			return rc;
+		}
+		mw_resampler_cleanup(&m->rs_rx);
+		mw_resampler_cleanup(&m->rs_tx);
+		mw_resampler_cleanup(&m->rs_det);
+		mw_resampler_cleanup(&m->rs_tone);
+		m->rs_rx = r[0];
+		m->rs_tx = r[1];
+		m->rs_det = r[2];
+		m->rs_tone = r[3];
+		/* a new rate is a new timeline for the jitter buffer */
+		jc.rate = d->rate;
+		jc.frame = d->rate / 50;
+		jc.min_ms = m->cfg.jb_min_ms ? m->cfg.jb_min_ms : 20;
+		jc.max_ms = m->cfg.jb_max_ms ? m->cfg.jb_max_ms : 200;
+		if(jc.max_ms < jc.min_ms)
+			jc.max_ms = jc.min_ms;
+		(void)mw_jb_init(&m->jb, &jc); /* valid by construction */
+		m->crate = d->rate;
+		m->cframe = d->rate / 50;
+	}
+	mw_codec_cleanup(&m->codec);
+	m->codec = c;
+	m->clock = d->clock;
+	m->ts_step = d->clock / 50;
+	m->pt = pt;
+	m->rx_ext_init = 0;
+	m->need_marker = 1;
+	return 0;
 }
 
 /* ---- API ---- */
@@ -874,11 +1120,11 @@ int mw_media_new(struct event_base *base, const struct mw_media_cfg *cfg,
 	struct mw_media *m;
 	struct sockaddr_storage local;
 	socklen_t llen;
-	struct mw_jb_cfg jc;
 	int rc;
 
 	if(!base || !cfg || !out || cfg->jb_min_ms < 0 ||
-			cfg->jb_max_ms < cfg->jb_min_ms || cfg->rtp_timeout_ms < 0)
+			cfg->jb_max_ms < cfg->jb_min_ms || cfg->rtp_timeout_ms < 0 ||
+			(cfg->api_rate && cfg->api_rate != 8000 && cfg->api_rate != 16000))
 		return -EINVAL;
 	m = calloc(1, sizeof(*m));
 	if(!m)
@@ -906,18 +1152,22 @@ int mw_media_new(struct event_base *base, const struct mw_media_cfg *cfg,
 	m->ssrc = (uint32_t)rnd64(m);
 	m->seq = (uint16_t)rnd64(m);
 	m->ts = (uint32_t)rnd64(m);
-	m->pt = MW_CODEC_PCMU;
 	m->te_pt = -1;
 	m->need_marker = 1;
+	m->arate = cfg->api_rate ? cfg->api_rate : 8000;
+	m->aframe = m->arate / 50;
 	m->q_cap = (uint64_t)(cfg->playout_max_ms ? cfg->playout_max_ms : 300000) *
-			   (RATE / 1000);
-	jc.rate = RATE;
-	jc.frame = FRAME;
-	jc.min_ms = cfg->jb_min_ms ? cfg->jb_min_ms : 20;
-	jc.max_ms = cfg->jb_max_ms ? cfg->jb_max_ms : 200;
-	if(jc.max_ms < jc.min_ms)
-		jc.max_ms = jc.min_ms;
-	rc = mw_jb_init(&m->jb, &jc);
+			   (m->arate / 1000);
+	if(cfg->dtmf_inband) {
+		m->tone_rx = dtmf_rx_init(NULL, NULL, NULL);
+		if(!m->tone_rx) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		dtmf_rx_set_realtime_callback(m->tone_rx, tone_report_cb, m);
+	}
+	/* PCMU until the SDP says otherwise */
+	rc = set_codec(m, MW_CODEC_PCMU, MW_CODEC_PCMU);
 	if(rc < 0)
 		goto fail;
 	mw_dtmf_rx_init(&m->dtmf_rx, DTMF_RX_TIMEOUT_MS);
@@ -943,19 +1193,24 @@ fail:
 }
 
 int mw_media_set_remote(struct mw_media *m, const struct sockaddr *sa,
-		socklen_t salen, int pt, int te_pt)
+		socklen_t salen, int codec, int pt, int te_pt)
 {
 	struct sockaddr_storage ss;
+	int rc;
 
-	if(!m || !sa || salen > sizeof(ss) ||
-			(pt != MW_CODEC_PCMU && pt != MW_CODEC_PCMA) || te_pt > 127 ||
-			te_pt == pt || te_pt == PT_CN)
+	if(!m || !sa || salen > sizeof(ss) || !mw_codec_desc(codec) || pt < 0 ||
+			pt > 127 || pt == PT_CN || te_pt > 127 || te_pt == pt ||
+			te_pt == PT_CN || (codec != MW_CODEC_OPUS && pt != codec) ||
+			(codec == MW_CODEC_OPUS && pt < 96))
 		return -EINVAL;
 	if(sa->sa_family != m->family)
 		return -EAFNOSUPPORT;
 	if(salen < (m->family == AF_INET ? sizeof(struct sockaddr_in)
 									 : sizeof(struct sockaddr_in6)))
 		return -EINVAL;
+	rc = set_codec(m, codec, pt);
+	if(rc < 0)
+		return rc;
 	memset(&ss, 0, sizeof(ss));
 	memcpy(&ss, sa, salen);
 	if(!m->sdp.set || !sa_equal(&ss, &m->sdp.sa)) {
@@ -967,11 +1222,13 @@ int mw_media_set_remote(struct mw_media *m, const struct sockaddr *sa,
 	m->sdp.sa = ss;
 	m->sdp.len = salen;
 	m->sdp.set = 1;
-	if(pt != m->pt)
-		m->need_marker = 1;
-	m->pt = pt;
 	m->te_pt = te_pt < 0 ? -1 : te_pt;
 	return 0;
+}
+
+int mw_media_codec(const struct mw_media *m)
+{
+	return m->codec.id;
 }
 
 int mw_media_start(struct mw_media *m)
@@ -1071,14 +1328,11 @@ int mw_media_clear(struct mw_media *m)
 	return 0;
 }
 
-int mw_media_send_dtmf(struct mw_media *m, char digit, int duration_ms)
+static int queue_digit(
+		struct mw_media *m, char digit, int duration_ms, int tone)
 {
 	unsigned i;
 
-	if(!m || mw_dtmf_code(digit) < 0)
-		return -EINVAL;
-	if(m->te_pt < 0)
-		return -ENOTSUP;
 	if(m->dq_len >= DTMF_QUEUE)
 		return -ENOBUFS;
 	if(duration_ms <= 0)
@@ -1088,10 +1342,39 @@ int mw_media_send_dtmf(struct mw_media *m, char digit, int duration_ms)
 	if(duration_ms > 5000)
 		duration_ms = 5000;
 	i = (m->dq_head + m->dq_len) % DTMF_QUEUE;
-	m->dq[i] = digit;
+	m->dq[i] = digit >= 'a' && digit <= 'd' ? (char)(digit - 'a' + 'A') : digit;
 	m->dq_ms[i] = (uint16_t)duration_ms;
+	m->dq_tone[i] = (uint8_t)tone;
 	m->dq_len++;
 	return 0;
+}
+
+int mw_media_send_dtmf(struct mw_media *m, char digit, int duration_ms)
+{
+	if(!m || mw_dtmf_code(digit) < 0)
+		return -EINVAL;
+	if(m->te_pt < 0)
+		return -ENOTSUP;
+	return queue_digit(m, digit, duration_ms, 0);
+}
+
+int mw_media_send_dtmf_inband(struct mw_media *m, char digit, int duration_ms)
+{
+	if(!m || mw_dtmf_code(digit) < 0)
+		return -EINVAL;
+	if(!m->tone_tx) {
+		/* the first in-band digit of the call sets the generator up */
+		m->tone_tx = dtmf_tx_init(NULL);
+		if(!m->tone_tx)
+			return -ENOMEM;
+		if(m->crate != NB_RATE &&
+				mw_resampler_init(&m->rs_tone, NB_RATE, m->crate) < 0) {
+			dtmf_tx_free(m->tone_tx);
+			m->tone_tx = NULL;
+			return -ENOMEM;
+		}
+	}
+	return queue_digit(m, digit, duration_ms, 1);
 }
 
 void mw_media_get_stats(const struct mw_media *m, struct mw_media_stats *st)
@@ -1103,11 +1386,11 @@ void mw_media_get_stats(const struct mw_media *m, struct mw_media_stats *st)
 	mw_jb_get_stats(&m->jb, &js);
 	st->rtp_lost = m->lost_acc + (lost > 0 ? (uint64_t)lost : 0);
 	st->rtp_late = js.late;
-	st->jitter_ms = mw_rtp_rxstats_jitter_ts(&m->rxs) * 1000 / RATE;
+	st->jitter_ms = mw_rtp_rxstats_jitter_ts(&m->rxs) * 1000 / m->clock;
 	st->jb_ms = js.delay_ms;
 	st->plc_frames = js.plc_frames;
-	st->playout_dropped_ms = m->dropped * 1000 / RATE;
-	st->queued_ms = (m->q_in - m->q_out) * 1000 / RATE;
+	st->playout_dropped_ms = m->dropped * 1000 / m->arate;
+	st->queued_ms = (m->q_in - m->q_out) * 1000 / m->arate;
 }
 
 void mw_media_free(struct mw_media *m)
@@ -1140,5 +1423,14 @@ void mw_media_free(struct mw_media *m)
 		m->m_len--;
 	}
 	free(m->marks);
+	mw_codec_cleanup(&m->codec);
+	mw_resampler_cleanup(&m->rs_rx);
+	mw_resampler_cleanup(&m->rs_tx);
+	mw_resampler_cleanup(&m->rs_det);
+	mw_resampler_cleanup(&m->rs_tone);
+	if(m->tone_rx)
+		dtmf_rx_free(m->tone_rx);
+	if(m->tone_tx)
+		dtmf_tx_free(m->tone_tx);
 	free(m);
 }

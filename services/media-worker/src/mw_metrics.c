@@ -113,8 +113,14 @@ void mw_metrics_render(struct evbuffer *out, const struct mw_thread *t,
 	};
 	static const struct labelled rtp[] = {
 			{MW_C_RTP_RX, "rx"}, {MW_C_RTP_TX, "tx"}};
-	static const struct labelled dtmf[] = {
-			{MW_C_DTMF_RTP, "rfc4733"}, {MW_C_DTMF_INFO, "info"}};
+	static const struct labelled dtmf[] = {{MW_C_DTMF_RTP, "rfc4733"},
+			{MW_C_DTMF_INFO, "info"}, {MW_C_DTMF_INBAND, "inband"}};
+	static const struct labelled dtmf_sent[] = {
+			{MW_C_DTMF_SENT_RFC4733, "rfc4733"}, {MW_C_DTMF_SENT_INFO, "info"},
+			{MW_C_DTMF_SENT_INBAND, "inband"}};
+	static const struct labelled codecs[] = {{MW_C_CODEC_PCMU, "PCMU"},
+			{MW_C_CODEC_PCMA, "PCMA"}, {MW_C_CODEC_G722, "G722"},
+			{MW_C_CODEC_OPUS, "opus"}};
 	static const struct labelled wsmsg[] = {
 			{MW_C_WS_MSG_RX, "received"},
 			{MW_C_WS_MSG_INVALID, "invalid"},
@@ -185,6 +191,15 @@ void mw_metrics_render(struct evbuffer *out, const struct mw_thread *t,
 			ONE(MW_C_PLAYOUT_DROPPED_MS));
 	family(out, t, n, "byoc_worker_dtmf_digits_total",
 			"DTMF digits forwarded to the AI.", "source", N(dtmf));
+	family(out, t, n, "byoc_worker_dtmf_duplicates_total",
+			"DTMF key presses reported a second way, not forwarded.", NULL,
+			ONE(MW_C_DTMF_DUPLICATE));
+	family(out, t, n, "byoc_worker_dtmf_sent_total",
+			"DTMF digits from the AI sent toward the caller.", "method",
+			N(dtmf_sent));
+	family(out, t, n, "byoc_worker_call_codecs_total",
+			"Media sessions started, by the codec on the worker's leg.",
+			"codec", N(codecs));
 	family(out, t, n, "byoc_worker_ws_connects_total",
 			"AI WebSocket connections opened.", NULL, ONE(MW_C_WS_CONNECTS));
 	family(out, t, n, "byoc_worker_ws_connect_errors_total",

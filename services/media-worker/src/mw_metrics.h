@@ -55,8 +55,18 @@ enum mw_ctr
 	MW_C_RTP_LATE,
 	MW_C_PLAYOUT_UNDERRUNS,
 	MW_C_PLAYOUT_DROPPED_MS,
-	MW_C_DTMF_RTP,	/* digits from RFC 4733 */
-	MW_C_DTMF_INFO, /* digits from SIP INFO */
+	MW_C_DTMF_RTP,			/* digits from RFC 4733 */
+	MW_C_DTMF_INFO,			/* digits from SIP INFO */
+	MW_C_DTMF_INBAND,		/* digits from in-band tones */
+	MW_C_DTMF_DUPLICATE,	/* the same press from a second source, dropped */
+	MW_C_DTMF_SENT_RFC4733, /* digits from the AI toward the caller */
+	MW_C_DTMF_SENT_INFO,
+	MW_C_DTMF_SENT_INBAND,
+	/* answered calls by codec on the worker's leg */
+	MW_C_CODEC_PCMU,
+	MW_C_CODEC_PCMA,
+	MW_C_CODEC_G722,
+	MW_C_CODEC_OPUS,
 	/* AI WebSocket */
 	MW_C_WS_CONNECTS,
 	MW_C_WS_CONNECT_ERRORS,

@@ -190,7 +190,7 @@ void mw_registry_kick(struct mw_registry *r)
 	const char *hset[] = {"HSET", r->key, "addr", r->cfg->adv_ip, "port", port,
 			"transport", r->cfg->adv_transport == MW_TP_TCP ? "tcp" : "udp",
 			"capacity", cap, "active", active, "draining", draining, "wideband",
-			"0"};
+			r->cfg->wideband ? "1" : "0"};
 	const char *expire[] = {"EXPIRE", r->key, ttl};
 	const char *sadd[] = {"SADD", BR_KEY_WORKERS, r->cfg->id};
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * mw_sdp.c -- SDP offer/answer for one G.711 audio stream on oSIP2's
- * sdp_message API (see mw_sdp.h).
+ * mw_sdp.c -- SDP offer/answer for one audio stream (G.711, G.722, opus)
+ * on oSIP2's sdp_message API (see mw_sdp.h).
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -17,6 +17,7 @@
 #include <osipparser2/osip_port.h>
 #include <osipparser2/sdp_message.h>
 
+#include "mw_codec.h"
 #include "mw_sdp.h"
 
 static const char *const dir_names[MW_DIR__MAX] = {
@@ -107,21 +108,37 @@ static int media_dir(sdp_message_t *sdp, int mi)
 	return MW_DIR_SENDRECV;
 }
 
-/* The codec of a static payload type we support, checked against its
- * rtpmap when there is one. */
-static int codec_ok(sdp_message_t *sdp, int mi, int pt)
+/* 1 if rtpmap value 'map' is "<name>" optionally followed by "/<ch>". */
+static int map_is(const char *map, const char *name, const char *ch)
 {
-	const char *map;
-	const char *name = pt == 0 ? "PCMU/8000" : pt == 8 ? "PCMA/8000" : NULL;
+	size_t n = strlen(name);
 
-	if(!name)
-		return 0;
-	map = pt_attr(sdp, mi, "rtpmap", pt);
-	if(!map)
-		return 1;
-	/* "PCMU/8000" or "PCMU/8000/1" */
-	return strncasecmp(map, name, strlen(name)) == 0 &&
-		   (map[strlen(name)] == 0 || strcmp(map + strlen(name), "/1") == 0);
+	return strncasecmp(map, name, n) == 0 &&
+		   (map[n] == 0 || (map[n] == '/' && strcmp(map + n + 1, ch) == 0));
+}
+
+/* The codec (enum mw_codec) of a payload type we support, or -1: a
+ * static type checked against its rtpmap when there is one, or a dynamic
+ * type mapped to opus/48000/2 (RFC 7587 always says 2 channels). */
+static int codec_of(sdp_message_t *sdp, int mi, int pt)
+{
+	const char *map = pt_attr(sdp, mi, "rtpmap", pt);
+	const char *name = pt == 0	 ? "PCMU/8000"
+					   : pt == 8 ? "PCMA/8000"
+					   : pt == 9 ? "G722/8000"
+								 : NULL;
+
+	if(name)
+		return !map || map_is(map, name, "1") ? pt : -1;
+	if(pt >= 96 && map && map_is(map, "opus/48000", "2"))
+		return MW_CODEC_OPUS;
+	return -1;
+}
+
+/* The telephone-event type at the clock of 'codec', or -1. */
+static int te_for(const struct mw_sdp_remote *r, int codec)
+{
+	return codec == MW_CODEC_OPUS ? r->te48_pt : r->te8_pt;
 }
 
 static void copy_fmts(sdp_message_t *sdp, int mi, char *out, size_t outlen)
@@ -181,8 +198,9 @@ int mw_sdp_parse(const char *body, size_t len, struct mw_sdp_remote *r)
 
 	memset(r, 0, sizeof(*r));
 	r->audio_idx = -1;
-	r->te_pt = -1;
+	r->te_pt = r->te8_pt = r->te48_pt = -1;
 	r->pt = -1;
+	r->codec = -1;
 	if(!body || len == 0 || len > MW_SDP_MAX)
 		return -EINVAL;
 	/* oSIP's SDP parser reads a C string: a NUL inside is malformed */
@@ -232,29 +250,37 @@ int mw_sdp_parse(const char *body, size_t len, struct mw_sdp_remote *r)
 		if(r->audio_idx >= 0 || port == 0 || strcasecmp(media, "audio") != 0 ||
 				strcasecmp(proto, "RTP/AVP") != 0)
 			continue;
-		/* the first payload type we support, in the offerer's order */
+		/* every payload type we support, in the offerer's order; the
+		 * first one is the choice (mw_sdp_select may narrow it) */
+		r->nfmts = 0;
 		for(k = 0; (p = sdp_message_m_payload_get(sdp, mi, k)) != NULL; k++) {
-			int pt = num(p, 127);
+			int pt = num(p, 127), codec;
 			if(pt < 0) {
 				rc = -EINVAL;
 				goto out;
 			}
-			if(codec_ok(sdp, mi, pt)) {
-				r->pt = pt;
-				break;
+			codec = codec_of(sdp, mi, pt);
+			if(codec >= 0 && r->nfmts < MW_SDP_MAX_FMTS) {
+				r->fmts[r->nfmts].codec = codec;
+				r->fmts[r->nfmts].pt = pt;
+				r->nfmts++;
 			}
 		}
-		if(r->pt < 0)
+		if(r->nfmts == 0)
 			continue;
 		for(k = 0; (p = sdp_message_m_payload_get(sdp, mi, k)) != NULL; k++) {
 			int pt = num(p, 127);
 			const char *map = pt_attr(sdp, mi, "rtpmap", pt);
-			if(pt >= 96 && map &&
-					strncasecmp(map, "telephone-event/8000", 20) == 0) {
-				r->te_pt = pt;
-				break;
-			}
+			if(pt < 96 || !map)
+				continue;
+			if(r->te8_pt < 0 && map_is(map, "telephone-event/8000", "1"))
+				r->te8_pt = pt;
+			if(r->te48_pt < 0 && map_is(map, "telephone-event/48000", "1"))
+				r->te48_pt = pt;
 		}
+		r->codec = r->fmts[0].codec;
+		r->pt = r->fmts[0].pt;
+		r->te_pt = te_for(r, r->codec);
 		if(conn_addr(sdp, mi, r) < 0) {
 			rc = -EINVAL;
 			goto out;
@@ -301,35 +327,69 @@ static sdp_message_t *skeleton(const struct mw_sdp_local *l)
 	return sdp;
 }
 
-static void add_audio(
-		sdp_message_t *sdp, int mi, uint16_t port, int pt, int te_pt, int dir)
+/* A payload format of an m-line we build. */
+struct fmt
+{
+	int codec, pt;
+};
+
+static void add_rtpmap(sdp_message_t *sdp, int mi, int codec, int pt)
+{
+	const struct mw_codec_desc *d = mw_codec_desc(codec);
+	char b[80];
+
+	if(d->channels > 1)
+		snprintf(b, sizeof(b), "%d %s/%u/%u", pt, d->name, d->clock,
+				d->channels);
+	else
+		snprintf(b, sizeof(b), "%d %s/%u", pt, d->name, d->clock);
+	sdp_message_a_attribute_add(sdp, mi, S("rtpmap"), S(b));
+	if(codec == MW_CODEC_OPUS) {
+		/* we decode and capture at 16 kHz, mono (RFC 7587 7) */
+		snprintf(b, sizeof(b),
+				"%d maxplaybackrate=16000;sprop-maxcapturerate=16000", pt);
+		sdp_message_a_attribute_add(sdp, mi, S("fmtp"), S(b));
+	}
+}
+
+static void add_te(sdp_message_t *sdp, int mi, int pt, unsigned clock)
+{
+	char b[48];
+
+	snprintf(b, sizeof(b), "%d telephone-event/%u", pt, clock);
+	sdp_message_a_attribute_add(sdp, mi, S("rtpmap"), S(b));
+	snprintf(b, sizeof(b), "%d 0-16", pt);
+	sdp_message_a_attribute_add(sdp, mi, S("fmtp"), S(b));
+}
+
+/* One audio m-line with the formats f[0..n) and telephone-event at 8000
+ * (te8 >= 0) and 48000 (te48 >= 0). */
+static void add_audio(sdp_message_t *sdp, int mi, uint16_t port,
+		const struct fmt *f, unsigned n, int te8, int te48, int dir)
 {
 	char b[32];
+	unsigned i;
 
 	snprintf(b, sizeof(b), "%u", port);
 	sdp_message_m_media_add(sdp, S("audio"), S(b), NULL, S("RTP/AVP"));
-	if(pt < 0) {
-		/* an offer: both codecs, PCMU preferred */
-		sdp_message_m_payload_add(sdp, mi, S("0"));
-		sdp_message_m_payload_add(sdp, mi, S("8"));
-	} else {
-		snprintf(b, sizeof(b), "%d", pt);
+	for(i = 0; i < n; i++) {
+		snprintf(b, sizeof(b), "%d", f[i].pt);
 		sdp_message_m_payload_add(sdp, mi, S(b));
 	}
-	if(te_pt >= 0) {
-		snprintf(b, sizeof(b), "%d", te_pt);
+	if(te8 >= 0) {
+		snprintf(b, sizeof(b), "%d", te8);
 		sdp_message_m_payload_add(sdp, mi, S(b));
 	}
-	if(pt != 8)
-		sdp_message_a_attribute_add(sdp, mi, S("rtpmap"), S("0 PCMU/8000"));
-	if(pt != 0)
-		sdp_message_a_attribute_add(sdp, mi, S("rtpmap"), S("8 PCMA/8000"));
-	if(te_pt >= 0) {
-		snprintf(b, sizeof(b), "%d telephone-event/8000", te_pt);
-		sdp_message_a_attribute_add(sdp, mi, S("rtpmap"), S(b));
-		snprintf(b, sizeof(b), "%d 0-16", te_pt);
-		sdp_message_a_attribute_add(sdp, mi, S("fmtp"), S(b));
+	if(te48 >= 0) {
+		snprintf(b, sizeof(b), "%d", te48);
+		sdp_message_m_payload_add(sdp, mi, S(b));
 	}
+	for(i = 0; i < n; i++)
+		add_rtpmap(sdp, mi, f[i].codec, f[i].pt);
+	if(te8 >= 0)
+		add_te(sdp, mi, te8, 8000);
+	if(te48 >= 0)
+		add_te(sdp, mi, te48, 48000);
 	sdp_message_a_attribute_add(sdp, mi, S("ptime"), S("20"));
 	sdp_message_a_attribute_add(sdp, mi, S(mw_sdp_dir_name(dir)), NULL);
 }
@@ -407,7 +467,10 @@ static sdp_message_t *build_answer(
 		if((int)i == r->audio_idx) {
 			int d = r->dir >= 0 && r->dir < MW_DIR__MAX ? answer_dir[r->dir]
 														: MW_DIR_SENDRECV;
-			add_audio(sdp, (int)i, l->port, r->pt, r->te_pt, d);
+			struct fmt f = {r->codec, r->pt};
+			int opus = r->codec == MW_CODEC_OPUS;
+			add_audio(sdp, (int)i, l->port, &f, 1, opus ? -1 : r->te_pt,
+					opus ? r->te_pt : -1, d);
 		} else {
 			/* rejected stream: port 0, the offered formats echoed */
 			char fm[sizeof(m->fmts)], *save = NULL, *tok;
@@ -422,20 +485,50 @@ static sdp_message_t *build_answer(
 	return sdp;
 }
 
+int mw_sdp_select(struct mw_sdp_remote *r, int wideband)
+{
+	unsigned i;
+
+	for(i = 0; i < r->nfmts; i++) {
+		if(!wideband && mw_codec_wideband(r->fmts[i].codec))
+			continue;
+		r->codec = r->fmts[i].codec;
+		r->pt = r->fmts[i].pt;
+		r->te_pt = te_for(r, r->codec);
+		return 0;
+	}
+	return -ENOMEDIUM;
+}
+
 int mw_sdp_answer(struct mw_sdp_local *l, const struct mw_sdp_remote *r,
 		char *out, size_t outlen)
 {
-	if(r->audio_idx < 0 || r->nmedia == 0 || r->pt < 0)
+	if(r->audio_idx < 0 || r->nmedia == 0 || r->pt < 0 ||
+			!mw_codec_desc(r->codec))
 		return -EINVAL;
 	return build_versioned(l, build_answer, r, out, outlen);
 }
 
 static sdp_message_t *build_offer(const struct mw_sdp_local *l, const void *arg)
 {
+	static const struct fmt nb[] = {{MW_CODEC_PCMU, 0}, {MW_CODEC_PCMA, 8}};
+	static const struct fmt nb_wb[] = {{MW_CODEC_PCMU, 0}, {MW_CODEC_PCMA, 8},
+			{MW_CODEC_G722, 9}, {MW_CODEC_OPUS, MW_SDP_OPUS_PT}};
+	/* G.722 before opus: on the worker's leg (no loss, plenty of
+	 * bandwidth) it costs a fraction of opus's CPU */
+	static const struct fmt wb_nb[] = {{MW_CODEC_G722, 9},
+			{MW_CODEC_OPUS, MW_SDP_OPUS_PT}, {MW_CODEC_PCMU, 0},
+			{MW_CODEC_PCMA, 8}};
 	sdp_message_t *sdp = skeleton(l);
+	int dir = *(const int *)arg;
 
-	if(sdp)
-		add_audio(sdp, 0, l->port, -1, MW_SDP_TE_PT, *(const int *)arg);
+	if(!sdp)
+		return NULL;
+	if(l->wideband == 0)
+		add_audio(sdp, 0, l->port, nb, 2, MW_SDP_TE_PT, -1, dir);
+	else
+		add_audio(sdp, 0, l->port, l->wideband == 1 ? nb_wb : wb_nb, 4,
+				MW_SDP_TE_PT, MW_SDP_TE48_PT, dir);
 	return sdp;
 }
 

@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * mw_sdp.h -- SDP offer/answer (RFC 3264) for one audio stream, on oSIP2's
- * SDP parser and builder: G.711 (PCMU 0, PCMA 8) and telephone-event
- * (RFC 4733, the offerer's payload type kept). Pure: text in, struct out,
- * and back; no I/O, no globals, so it is unit-tested on its own.
+ * SDP parser and builder: G.711 (PCMU 0, PCMA 8), G.722 (9), opus
+ * (opus/48000/2, dynamic, RFC 7587) and telephone-event (RFC 4733, the
+ * offerer's payload type kept, at the chosen codec's RTP clock: 8000,
+ * or 48000 for opus). Pure: text in, struct out, and back; no I/O, no
+ * globals, so it is unit-tested on its own.
  *
  * Choice: the first payload type of the first usable audio m-line that
- * we support (static 0 or 8; an rtpmap, when present, must name the same
- * codec at 8000 Hz). Every other m-line is answered with port 0, so the
- * answer has as many m-lines as the offer, in the same order.
+ * we support (static 0, 8 or 9, whose rtpmap, when present, must name the
+ * same codec at 8000 Hz; or a dynamic type mapped to opus/48000/2).
+ * mw_sdp_select narrows the choice to G.711 for a worker without
+ * wideband. Every other m-line is answered with port 0, so the answer
+ * has as many m-lines as the offer, in the same order.
  */
 #ifndef MW_SDP_H
 #define MW_SDP_H
@@ -19,7 +23,10 @@
 #define MW_SDP_MAX 4096	   /* body size accepted and produced */
 #define MW_SDP_MAX_MEDIA 8 /* m-lines in an offer */
 #define MW_SDP_IP_MAX 46
-#define MW_SDP_TE_PT 101 /* our telephone-event payload type in offers */
+#define MW_SDP_TE_PT 101   /* our telephone-event payload type in offers */
+#define MW_SDP_TE48_PT 102 /* ... at 48 kHz (opus) */
+#define MW_SDP_OPUS_PT 111 /* our opus payload type in offers */
+#define MW_SDP_MAX_FMTS 8  /* supported formats remembered per stream */
 
 enum mw_sdp_dir
 {
@@ -46,13 +53,21 @@ struct mw_sdp_remote
 	char ip[MW_SDP_IP_MAX]; /* c= of that stream (media or session) */
 	int family;				/* AF_INET / AF_INET6 */
 	uint16_t port;			/* its port (never 0 when audio_idx >= 0) */
-	int pt;					/* 0 PCMU or 8 PCMA */
-	int te_pt;				/* telephone-event payload type, or -1 */
-	int dir;				/* enum mw_sdp_dir, as the far end states it */
-	int hold;				/* 1: far end holds (sendonly/inactive or
+	int pt;					/* payload type of the chosen codec */
+	int codec;				/* enum mw_codec of it */
+	int te_pt;				/* telephone-event payload type at the
+								   codec's clock, or -1 */
+	int te8_pt, te48_pt;	/* telephone-event/8000 and /48000, or -1 */
+	unsigned nfmts;			/* the codecs we support on that m-line, */
+	struct
+	{
+		int codec, pt;
+	} fmts[MW_SDP_MAX_FMTS]; /* in the offerer's order */
+	int dir;				 /* enum mw_sdp_dir, as the far end states it */
+	int hold;				 /* 1: far end holds (sendonly/inactive or
 								   c=0.0.0.0) */
-	int ptime;				/* a=ptime, 0 when absent */
-	unsigned nmedia;		/* m-lines in the description */
+	int ptime;				 /* a=ptime, 0 when absent */
+	unsigned nmedia;		 /* m-lines in the description */
 	struct mw_sdp_mline m[MW_SDP_MAX_MEDIA];
 	char origin[128]; /* o= username sess-id sess-version, to
 								   detect an unchanged re-offer */
@@ -66,6 +81,8 @@ struct mw_sdp_local
 	uint16_t port;
 	uint64_t sess_id;
 	uint64_t version;
+	int wideband;		   /* offers: 0 G.711 only (default), 1 also G.722 and
+					 opus after G.711, 2 G.722 and opus first */
 	char last[MW_SDP_MAX]; /* "" before the first body */
 };
 
@@ -79,6 +96,12 @@ void mw_sdp_local_init(struct mw_sdp_local *l, const char *ip, uint16_t port);
  * ports 0, not RTP/AVP): answer 488. 'r' is filled in both cases. */
 int mw_sdp_parse(const char *body, size_t len, struct mw_sdp_remote *r);
 
+/* Narrows the choice of 'r' to the codecs a worker takes: G.711 only
+ * (wideband = 0) or every supported one (wideband = 1), the first of the
+ * offerer's order; sets pt, codec and te_pt. -ENOMEDIUM when none is
+ * left (answer 488). */
+int mw_sdp_select(struct mw_sdp_remote *r, int wideband);
+
 /* Builds our answer to the offer 'r' into 'out' (NUL-terminated).
  * Direction: sendrecv->sendrecv, sendonly->recvonly, recvonly->sendonly,
  * inactive->inactive. Increments l->version when the body differs from
@@ -87,8 +110,10 @@ int mw_sdp_answer(struct mw_sdp_local *l, const struct mw_sdp_remote *r,
 		char *out, size_t outlen);
 
 /* Builds an offer (late offer: INVITE or re-INVITE without SDP): PCMU,
- * PCMA, telephone-event/8000 as MW_SDP_TE_PT, direction 'dir'. Same
- * version rule. Returns the length or -ENOSPC / -EINVAL. */
+ * PCMA, telephone-event/8000 as MW_SDP_TE_PT, and with l->wideband G722
+ * and opus as MW_SDP_OPUS_PT (plus telephone-event/48000 as
+ * MW_SDP_TE48_PT), direction 'dir'. Same version rule. Returns the
+ * length or -ENOSPC / -EINVAL. */
 int mw_sdp_offer(struct mw_sdp_local *l, int dir, char *out, size_t outlen);
 
 #endif

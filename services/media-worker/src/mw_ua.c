@@ -1040,6 +1040,13 @@ int mw_ua_request(struct mw_ua *ua, osip_dialog_t *dlg,
 		const struct mw_peer *peer, const char *method, const char *hdrs,
 		struct mw_call *owner)
 {
+	return mw_ua_request_body(ua, dlg, peer, method, hdrs, NULL, NULL, owner);
+}
+
+int mw_ua_request_body(struct mw_ua *ua, osip_dialog_t *dlg,
+		const struct mw_peer *peer, const char *method, const char *hdrs,
+		const char *ctype, const char *body, struct mw_call *owner)
+{
 	osip_message_t *req = NULL;
 	osip_transaction_t *tr = NULL;
 	osip_route_t *first = osip_list_get(&dlg->route_set, 0), *rt;
@@ -1105,7 +1112,12 @@ int mw_ua_request(struct mw_ua *ua, osip_dialog_t *dlg,
 	osip_message_set_header(req, "User-Agent", "byoc-media-worker");
 	if(hdrs && add_header_lines(req, hdrs) < 0)
 		goto fail;
-	osip_message_set_content_length(req, "0");
+	if(body) {
+		if(mw_sip_set_body(req, ctype, body, strlen(body)) < 0)
+			goto fail;
+	} else {
+		osip_message_set_content_length(req, "0");
+	}
 	if(osip_transaction_init(&tr, NICT, ua->osip, req) != 0)
 		goto fail;
 	pcopy = malloc(sizeof(*pcopy));

@@ -82,6 +82,10 @@ int mw_ua_respond(struct mw_ua *ua, osip_transaction_t *tr, int code,
 int mw_ua_request(struct mw_ua *ua, osip_dialog_t *dlg,
 		const struct mw_peer *peer, const char *method, const char *hdrs,
 		struct mw_call *owner);
+/* The same with a body ('ctype' and NUL-terminated 'body'; INFO DTMF). */
+int mw_ua_request_body(struct mw_ua *ua, osip_dialog_t *dlg,
+		const struct mw_peer *peer, const char *method, const char *hdrs,
+		const char *ctype, const char *body, struct mw_call *owner);
 
 /* 2xx retransmissions over UDP until the ACK (oSIP's ixt). */
 void mw_ua_retransmit_2xx(struct mw_ua *ua, osip_dialog_t *dlg,

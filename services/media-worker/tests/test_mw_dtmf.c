@@ -2,7 +2,8 @@
 /*
  * test_mw_dtmf.c -- RFC 4733 receiver (one event per press, redundant
  * ends, no marker, lost ends, timeout, long presses, reordering) and
- * sender (marker, updates, three end packets), and both together.
+ * sender (marker, updates, three end packets), and both together; the
+ * de-duplication of presses reported several ways.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -332,6 +333,67 @@ static void test_sender_to_receiver(void **state)
 		assert_int_equal(c.dur[i], 800);
 }
 
+static void test_dedup(void **state)
+{
+	struct mw_dtmf_dedup d;
+	const int R = MW_DTMF_SRC_RFC4733, I = MW_DTMF_SRC_INFO,
+			  B = MW_DTMF_SRC_INBAND;
+	unsigned i, n;
+
+	mw_dtmf_dedup_init(&d);
+	/* RFC 4733 then INFO for one press: once */
+	assert_int_equal(mw_dtmf_dedup(&d, '5', R, 0, 100), 1);
+	assert_int_equal(mw_dtmf_dedup(&d, '5', I, 10, 110), 0);
+	/* the same digit again, both ways: a second press, once */
+	assert_int_equal(mw_dtmf_dedup(&d, '5', R, 300, 400), 1);
+	assert_int_equal(mw_dtmf_dedup(&d, '5', I, 310, 410), 0);
+	/* INFO first (at the press), RFC 4733 at its end */
+	assert_int_equal(mw_dtmf_dedup(&d, '7', I, 1000, 1100), 1);
+	assert_int_equal(mw_dtmf_dedup(&d, '7', R, 1020, 1120), 0);
+	/* three ways */
+	assert_int_equal(mw_dtmf_dedup(&d, '3', R, 2000, 2100), 1);
+	assert_int_equal(mw_dtmf_dedup(&d, '3', I, 2000, 2100), 0);
+	assert_int_equal(mw_dtmf_dedup(&d, '3', B, 2010, 2090), 0);
+	/* one source repeating itself is never merged */
+	assert_int_equal(mw_dtmf_dedup(&d, '3', B, 2200, 2300), 1);
+	/* other digits, or the same digit far away, are other presses */
+	assert_int_equal(mw_dtmf_dedup(&d, '1', R, 3000, 3100), 1);
+	assert_int_equal(mw_dtmf_dedup(&d, '2', I, 3000, 3100), 1);
+	assert_int_equal(mw_dtmf_dedup(&d, '9', R, 4000, 4100), 1);
+	assert_int_equal(mw_dtmf_dedup(&d, '9', I, 6000, 6100), 1);
+	assert_int_equal(d.dups, 5);
+	/* a fast "55" both ways, the INFOs late and overlapping both RFC
+	 * 4733 events: each INFO pairs with one press, in order */
+	mw_dtmf_dedup_init(&d);
+	assert_int_equal(mw_dtmf_dedup(&d, '5', R, 10000, 10060), 1);
+	assert_int_equal(mw_dtmf_dedup(&d, '5', R, 10100, 10160), 1);
+	assert_int_equal(mw_dtmf_dedup(&d, '5', I, 10150, 10250), 0);
+	assert_int_equal(mw_dtmf_dedup(&d, '5', I, 10200, 10300), 0);
+	assert_int_equal(mw_dtmf_dedup(&d, '5', I, 10250, 10350), 1);
+	/* a long press reported at its end (RFC 4733) and at its start plus
+	 * INFO's nominal duration: the spans overlap */
+	assert_int_equal(mw_dtmf_dedup(&d, '8', I, 20000, 20100), 1);
+	assert_int_equal(mw_dtmf_dedup(&d, '8', R, 20000, 22000), 0);
+	/* the millisecond clock wraps */
+	assert_int_equal(mw_dtmf_dedup(&d, '0', R, 0xffffffc0u, 60), 1);
+	assert_int_equal(mw_dtmf_dedup(&d, '0', I, 0xfffffff0u, 90), 0);
+	/* bounded history: the oldest press is forgotten */
+	mw_dtmf_dedup_init(&d);
+	for(i = 0, n = 0; i < MW_DTMF_DEDUP_HIST + 4; i++)
+		n += mw_dtmf_dedup(&d, '4', R, i * 1000, i * 1000 + 100) == 1;
+	assert_int_equal(n, MW_DTMF_DEDUP_HIST + 4);
+	assert_int_equal(d.len, MW_DTMF_DEDUP_HIST);
+	assert_int_equal(mw_dtmf_dedup(&d, '4', I, 0, 100), 1);
+	assert_int_equal(mw_dtmf_dedup(&d, '4', I, (MW_DTMF_DEDUP_HIST + 3) * 1000,
+							 0 + (MW_DTMF_DEDUP_HIST + 3) * 1000 + 100),
+			0);
+	/* errors */
+	assert_int_equal(mw_dtmf_dedup(&d, '4', 7, 0, 1), -EINVAL);
+	assert_int_equal(mw_dtmf_dedup(&d, '4', R, 100, 50), -EINVAL);
+	assert_string_equal(mw_dtmf_src_name(B), "inband");
+	assert_string_equal(mw_dtmf_src_name(9), "?");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -346,6 +408,7 @@ int main(void)
 			cmocka_unit_test(test_bad_input),
 			cmocka_unit_test(test_sender),
 			cmocka_unit_test(test_sender_to_receiver),
+			cmocka_unit_test(test_dedup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

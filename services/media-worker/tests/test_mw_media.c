@@ -177,7 +177,7 @@ static void on_audio(void *arg, const int16_t *pcm, size_t n, uint64_t ts_ms)
 	}
 }
 
-static void on_dtmf(void *arg, char digit, int ms)
+static void on_dtmf(void *arg, char digit, int ms, int source)
 {
 	struct rec *r = arg;
 
@@ -215,7 +215,7 @@ static struct mw_media *media(struct event_base *base, struct rec *r,
 		int timeout_ms, size_t cap_ms, uint16_t *port)
 {
 	struct mw_media_cfg cfg = {
-			"127.0.0.1", PMIN, PMAX, 20, 200, timeout_ms, cap_ms};
+			"127.0.0.1", PMIN, PMAX, 20, 200, timeout_ms, cap_ms, 8000, 0};
 	struct mw_media *m = NULL;
 
 	assert_int_equal(mw_media_new(base, &cfg, &cbs, r, &m, port), 0);
@@ -229,7 +229,7 @@ static void point(struct mw_media *m, uint16_t port, int te)
 	struct sockaddr_in sa = lo(port);
 
 	assert_int_equal(
-			mw_media_set_remote(m, (struct sockaddr *)&sa, sizeof(sa), 0, te),
+			mw_media_set_remote(m, (struct sockaddr *)&sa, sizeof(sa), 0, 0, te),
 			0);
 }
 
@@ -347,7 +347,8 @@ static void test_bind_ports(void **state)
 	struct event_base *base = event_base_new();
 	uint16_t p = free_quad();
 	struct mw_media_cfg cfg = {
-			"127.0.0.1", (uint16_t)(p - 1), (uint16_t)(p + 1), 20, 200, 0, 0};
+			"127.0.0.1", (uint16_t)(p - 1), (uint16_t)(p + 1), 20, 200, 0, 0, 0,
+			0};
 	struct mw_media *a = NULL, *b = NULL;
 	uint16_t pa = 0, pb = 0;
 	int fd;
@@ -979,7 +980,7 @@ static void test_ipv6(void **state)
 {
 	struct event_base *base = event_base_new();
 	struct rec ra = {0}, rb = {0};
-	struct mw_media_cfg cfg = {"::1", PMIN, PMAX, 20, 200, 0, 0};
+	struct mw_media_cfg cfg = {"::1", PMIN, PMAX, 20, 200, 0, 0, 0, 0};
 	struct mw_media *a = NULL, *b = NULL;
 	uint16_t pa, pb;
 	struct sockaddr_in6 sa = {0};
@@ -991,14 +992,14 @@ static void test_ipv6(void **state)
 	sa.sin6_addr = in6addr_loopback;
 	sa.sin6_port = htons(pb);
 	assert_int_equal(
-			mw_media_set_remote(a, (struct sockaddr *)&sa, sizeof(sa), 8, 101),
+			mw_media_set_remote(a, (struct sockaddr *)&sa, sizeof(sa), 8, 8, 101),
 			0);
 	sa.sin6_port = htons(pa);
 	assert_int_equal(
-			mw_media_set_remote(b, (struct sockaddr *)&sa, sizeof(sa), 8, 101),
+			mw_media_set_remote(b, (struct sockaddr *)&sa, sizeof(sa), 8, 8, 101),
 			0);
 	assert_int_equal(
-			mw_media_set_remote(a, (struct sockaddr *)&v4, sizeof(v4), 0, -1),
+			mw_media_set_remote(a, (struct sockaddr *)&v4, sizeof(v4), 0, 0, -1),
 			-EAFNOSUPPORT);
 	mw_media_start(a);
 	mw_media_start(b);
@@ -1025,14 +1026,14 @@ static void test_api_errors(void **state)
 
 	m = media(base, &r, 0, 0, &port);
 	assert_int_equal(
-			mw_media_set_remote(m, (struct sockaddr *)&sa, sizeof(sa), 18, -1),
+			mw_media_set_remote(m, (struct sockaddr *)&sa, sizeof(sa), 18, 18, -1),
 			-EINVAL);
 	assert_int_equal(
-			mw_media_set_remote(m, (struct sockaddr *)&sa, sizeof(sa), 0, 0),
+			mw_media_set_remote(m, (struct sockaddr *)&sa, sizeof(sa), 0, 0, 0),
 			-EINVAL);
 	s6.sin6_family = AF_INET6;
 	assert_int_equal(
-			mw_media_set_remote(m, (struct sockaddr *)&s6, sizeof(s6), 0, -1),
+			mw_media_set_remote(m, (struct sockaddr *)&s6, sizeof(s6), 0, 0, -1),
 			-EAFNOSUPPORT);
 	assert_int_equal(mw_media_play(m, NULL, 10), -EINVAL);
 	assert_int_equal(mw_media_play(m, NULL, 0), 0);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * test_mw_sdp.c -- SDP offer/answer: codec choice, telephone-event,
- * rejected streams, direction and hold, version increments, malformed
- * input, IPv6 descriptions from the RFC 5118 corpus.
+ * test_mw_sdp.c -- SDP offer/answer: codec choice (G.711, G.722, opus,
+ * narrowed to G.711 without wideband), telephone-event at the codec's
+ * clock, rejected streams, direction and hold, version increments,
+ * malformed input, IPv6 descriptions from the RFC 5118 corpus.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -16,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "mw_codec.h"
 #include "mw_sdp.h"
 
 #define OFFER_HEAD                         \
@@ -104,13 +106,98 @@ static void not_acceptable(void **state)
 	struct mw_sdp_remote r;
 
 	assert_int_equal(
-			parse(OFFER_HEAD "m=audio 30000 RTP/AVP 18 9\r\n", &r), -ENOMEDIUM);
+			parse(OFFER_HEAD "m=audio 30000 RTP/AVP 18 4\r\n", &r), -ENOMEDIUM);
+	/* G.722 is ours, but not for a worker without wideband */
+	assert_int_equal(parse(OFFER_HEAD "m=audio 30000 RTP/AVP 18 9\r\n", &r), 0);
+	assert_int_equal(r.codec, MW_CODEC_G722);
+	assert_int_equal(mw_sdp_select(&r, 0), -ENOMEDIUM);
+	/* an opus rtpmap on a static type, opus at another clock: not opus */
+	assert_int_equal(parse(OFFER_HEAD "m=audio 30000 RTP/AVP 3 96\r\n"
+									  "a=rtpmap:3 opus/48000/2\r\n"
+									  "a=rtpmap:96 opus/16000/2\r\n",
+							 &r),
+			-ENOMEDIUM);
 	assert_int_equal(
 			parse(OFFER_HEAD "m=audio 0 RTP/AVP 0\r\n", &r), -ENOMEDIUM);
 	assert_int_equal(
 			parse(OFFER_HEAD "m=audio 30000 RTP/SAVP 0\r\n", &r), -ENOMEDIUM);
 	assert_int_equal(
 			parse(OFFER_HEAD "m=video 30000 RTP/AVP 31\r\n", &r), -ENOMEDIUM);
+}
+
+/* rtpengine toward a wideband worker: the trunk's codecs, then G.711 to
+ * transcode, and telephone-event at both clocks */
+#define WB_OFFER                                           \
+	OFFER_HEAD "m=audio 30000 RTP/AVP 96 9 0 8 97 101\r\n" \
+			   "a=rtpmap:96 opus/48000/2\r\n"              \
+			   "a=fmtp:96 useinbandfec=1\r\n"              \
+			   "a=rtpmap:9 G722/8000\r\n"                  \
+			   "a=rtpmap:0 PCMU/8000\r\n"                  \
+			   "a=rtpmap:8 PCMA/8000\r\n"                  \
+			   "a=rtpmap:97 telephone-event/48000\r\n"     \
+			   "a=rtpmap:101 telephone-event/8000\r\n"     \
+			   "a=sendrecv\r\n"
+
+static void wideband_choice(void **state)
+{
+	struct mw_sdp_remote r;
+	struct mw_sdp_local l;
+	char out[MW_SDP_MAX];
+
+	/* opus first: chosen, with the 48 kHz telephone-event */
+	assert_int_equal(parse(WB_OFFER, &r), 0);
+	assert_int_equal(r.codec, MW_CODEC_OPUS);
+	assert_int_equal(r.pt, 96);
+	assert_int_equal(r.te_pt, 97);
+	assert_int_equal(r.te8_pt, 101);
+	assert_int_equal(r.te48_pt, 97);
+	assert_int_equal(r.nfmts, 4);
+	mw_sdp_local_init(&l, "192.0.2.10", 40000);
+	assert_true(mw_sdp_answer(&l, &r, out, sizeof(out)) > 0);
+	assert_non_null(strstr(out, "m=audio 40000 RTP/AVP 96 97\r\n"));
+	assert_non_null(strstr(out, "a=rtpmap:96 opus/48000/2\r\n"));
+	assert_non_null(strstr(out, "a=fmtp:96 maxplaybackrate=16000;"
+								"sprop-maxcapturerate=16000\r\n"));
+	assert_non_null(strstr(out, "a=rtpmap:97 telephone-event/48000\r\n"));
+	assert_null(strstr(out, "PCMU"));
+	/* a worker without wideband falls back to the first G.711 */
+	assert_int_equal(mw_sdp_select(&r, 0), 0);
+	assert_int_equal(r.codec, MW_CODEC_PCMU);
+	assert_int_equal(r.pt, 0);
+	assert_int_equal(r.te_pt, 101);
+	assert_true(mw_sdp_answer(&l, &r, out, sizeof(out)) > 0);
+	assert_non_null(strstr(out, "m=audio 40000 RTP/AVP 0 101\r\n"));
+	assert_null(strstr(out, "opus"));
+	/* and back: G.722 is the first of the wideband ones left */
+	r.fmts[0].codec = MW_CODEC_PCMA; /* as if opus was not offered */
+	r.fmts[0].pt = 8;
+	assert_int_equal(mw_sdp_select(&r, 1), 0);
+	assert_int_equal(r.codec, MW_CODEC_PCMA);
+	/* G.722 alone, its static type with and without an rtpmap */
+	assert_int_equal(parse(OFFER_HEAD "m=audio 30000 RTP/AVP 9 101\r\n"
+									  "a=rtpmap:101 telephone-event/8000\r\n",
+							 &r),
+			0);
+	assert_int_equal(r.codec, MW_CODEC_G722);
+	assert_int_equal(r.pt, 9);
+	assert_int_equal(r.te_pt, 101);
+	assert_true(mw_sdp_answer(&l, &r, out, sizeof(out)) > 0);
+	assert_non_null(strstr(out, "m=audio 40000 RTP/AVP 9 101\r\n"));
+	assert_non_null(strstr(out, "a=rtpmap:9 G722/8000\r\n"));
+	/* opus without a 48 kHz telephone-event: no RFC 4733 on that call */
+	assert_int_equal(parse(OFFER_HEAD "m=audio 30000 RTP/AVP 111 101\r\n"
+									  "a=rtpmap:111 OPUS/48000/2\r\n"
+									  "a=rtpmap:101 telephone-event/8000\r\n",
+							 &r),
+			0);
+	assert_int_equal(r.codec, MW_CODEC_OPUS);
+	assert_int_equal(r.te_pt, -1);
+	/* a G.722 rtpmap naming another rate is not G.722 */
+	assert_int_equal(parse(OFFER_HEAD "m=audio 30000 RTP/AVP 9 0\r\n"
+									  "a=rtpmap:9 G722/16000\r\n",
+							 &r),
+			0);
+	assert_int_equal(r.codec, MW_CODEC_PCMU);
 }
 
 static void rejected_streams_echoed(void **state)
@@ -264,6 +351,24 @@ static void own_offer_round_trip(void **state)
 	assert_int_equal(r.pt, 0);
 	assert_int_equal(r.te_pt, 101);
 	assert_int_equal(r.port, 40002);
+	assert_int_equal(r.nfmts, 2);
+
+	/* wideband offers: after G.711 (1) or first (2), with both clocks */
+	l.wideband = 1;
+	assert_true(mw_sdp_offer(&l, MW_DIR_SENDRECV, out, sizeof(out)) > 0);
+	assert_non_null(strstr(out, "m=audio 40002 RTP/AVP 0 8 9 111 101 102\r\n"));
+	assert_non_null(strstr(out, "a=rtpmap:9 G722/8000\r\n"));
+	assert_non_null(strstr(out, "a=rtpmap:111 opus/48000/2\r\n"));
+	assert_non_null(strstr(out, "a=rtpmap:102 telephone-event/48000\r\n"));
+	assert_int_equal(parse(out, &r), 0);
+	assert_int_equal(r.codec, MW_CODEC_PCMU);
+	assert_int_equal(r.nfmts, 4);
+	l.wideband = 2;
+	assert_true(mw_sdp_offer(&l, MW_DIR_SENDRECV, out, sizeof(out)) > 0);
+	assert_non_null(strstr(out, "m=audio 40002 RTP/AVP 9 111 0 8 101 102\r\n"));
+	assert_int_equal(parse(out, &r), 0);
+	assert_int_equal(r.codec, MW_CODEC_G722);
+	assert_int_equal(r.te_pt, 101);
 }
 
 static char *slurp_body(const char *rel, size_t *len)
@@ -322,6 +427,7 @@ int main(void)
 			cmocka_unit_test(first_offered_wins),
 			cmocka_unit_test(offerer_te_pt_kept),
 			cmocka_unit_test(not_acceptable),
+			cmocka_unit_test(wideband_choice),
 			cmocka_unit_test(rejected_streams_echoed),
 			cmocka_unit_test(direction_and_hold),
 			cmocka_unit_test(version_increments_on_change),
