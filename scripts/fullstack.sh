@@ -128,8 +128,10 @@ EOF
 	echo $bp >"$BYOC_RUN/baresip.pid"
 	if [ -n "$digits" ]; then
 		sleep 8
-		local d
-		for d in $(grep -o . <<<"$digits"); do
+		local d i
+		# character by character (no word splitting: '*' must not glob)
+		for ((i = 0; i < ${#digits}; i++)); do
+			d=${digits:i:1}
 			baresip_cmd "$ctrl" sndcode "$d" || true
 			sleep 1
 		done

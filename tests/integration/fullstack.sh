@@ -45,7 +45,8 @@ wait_for 50 sh -c "kamcmd -s '$BYOC_CTL_SOCKET' byoc.workers | grep -q 'id: fw1'
 
 # --- audio both ways by content, DTMF once per digit ------------------------
 OUT="$BYOC_RUN/call-echo"
-fullstack_call +14155550101 "$AUDIO/caller-late.wav" "$OUT" 17 "19#"
+# '*' makes the reference agent send "clear" while its echo is queued
+fullstack_call +14155550101 "$AUDIO/caller-late.wav" "$OUT" 17 "19#*"
 fullstack_report "$OUT" "$BYOC_RUN/echo" >"$OUT/report.txt" 2>&1 || true
 cat "$OUT/report.txt"
 ev="$OUT/events.jsonl"
@@ -56,7 +57,7 @@ s=$(sim "$AUDIO/greeting.wav" "$OUT/caller-heard.wav")
 ge "$s" 0.9 && pass "the caller heard the AI's greeting (similarity $s)" || fail "caller heard the greeting: similarity $s < 0.9"
 s=$(sim "$OUT/caller-said.wav" "$OUT/caller-heard.wav")
 ge "$s" 0.8 && pass "the caller heard its own speech echoed by the AI (similarity $s)" || fail "echo: similarity $s < 0.8"
-assert_eq "19#" "$(grep -o '"event":"dtmf","digit":"[^"]*"' "$ev" | cut -d'"' -f8 | tr -d '\n')" "RFC 4733 digits reached the AI once each, in order"
+assert_eq "19#*" "$(grep -o '"event":"dtmf","digit":"[^"]*"' "$ev" | cut -d'"' -f8 | tr -d '\n')" "RFC 4733 digits reached the AI once each, in order"
 # the agent logs events from "start" on; "connected" first and nothing
 # before "start" is checked by its order counter (violations below)
 assert_match '"event":"start"' "$(head -1 "$ev")" "start is the first event the AI logs"
@@ -66,6 +67,10 @@ closed=$(grep '"event":"closed"' "$ev" || true)
 assert_match '"violations":\{"order":0,"seq":0,"sid":0,"chunk":0,"track":0,"ts":0,"payload":0' "$closed" "the worker's Twilio messages were conformant throughout"
 assert_match '"stop_received":true' "$closed" "the AI got stop at the caller's hang-up"
 assert_match '"marks_unexpected":0' "$closed" "marks were echoed in order, none unexpected"
+assert_match '"clears":1' "$closed" "the AI's clear was taken"
+sent=$(grep -o '"marks_sent":[0-9]*' <<<"$closed" | cut -d: -f2)
+echoed=$(grep -o '"marks_echoed":[0-9]*' <<<"$closed" | cut -d: -f2)
+assert_le "$((sent - echoed))" 1 "every mark came back (played out or flushed by clear; at most the last one in flight at hang-up)"
 t_wait_leases phone 0 30 && pass "lease released after the caller hung up" || fail "lease left"
 
 # call duration from the phone's log ("terminated (duration: 1 min 6 secs)")
