@@ -11,7 +11,7 @@ BYOC_PACKAGES=(
 	sip-tester baresip espeak-ng sox openssl iproute2 procps psmisc
 	libhiredis-dev libjansson-dev libevent-dev libssl-dev libsrtp2-dev
 	libosip2-dev libwslay-dev libopus-dev libspandsp-dev libspeexdsp-dev
-	libcmocka-dev valgrind curl python3 tcpdump
+	libcmocka-dev valgrind curl python3 python3-yaml tcpdump
 )
 
 log() { printf '[byoc] %s\n' "$*" >&2; }
