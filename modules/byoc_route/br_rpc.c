@@ -735,29 +735,66 @@ static int did_trunk(const char *num, char trunk[BR_ID_MAX + 1])
 	return rc;
 }
 
+/* Checks an E.164 number and finds its trunk: 0, or -1 after a fault. */
+static int find_did(rpc_t *rpc, void *c, const char *num,
+		char tid[BR_ID_MAX + 1])
+{
+	int rc;
+
+	if(!br_e164_valid(num)) {
+		rpc->fault(c, 400, "'%s' is not E.164 (+<digits>)", num);
+		return -1;
+	}
+	rc = did_trunk(num, tid);
+	if(rc < 0) {
+		fault_store(rpc, c);
+		return -1;
+	}
+	if(rc == 0) {
+		rpc->fault(c, 404, "no DID %s (import it first)", num);
+		return -1;
+	}
+	return 0;
+}
+
+/* Commits a transaction built by the caller (NULL: it ran out of
+ * memory), frees it, and answers "<done>, version N" or the fault. */
+static void commit_reply(rpc_t *rpc, void *c, br_tx_t *tx, int built,
+		const char *done)
+{
+	long long v;
+
+	if(!tx || !built) {
+		tx_free(tx);
+		rpc->fault(c, 500, "out of memory");
+		return;
+	}
+	v = tx_commit(tx);
+	tx_free(tx);
+	if(v <= 0)
+		fault_store(rpc, c);
+	else
+		rpc->rpl_printf(c, "%s, version %lld", done, v);
+}
+
 static const char *did_bind_doc[] = {
 		"Bind a DID to an agent: byoc.did_bind <e164> <agent>", 0};
 
 static void rpc_did_bind(rpc_t *rpc, void *c)
 {
 	char *num, *aid, tid[BR_ID_MAX + 1], key[BR_KEY_MAX], err[200];
+	char done[160];
 	br_agent_t a;
 	br_trunk_t t;
 	br_tx_t *tx;
-	long long v;
 	int rc;
 
 	if(rpc->scan(c, ".s.s", &num, &aid) < 2)
 		return;
-	if(!br_e164_valid(num))
-		return (void)rpc->fault(c, 400, "'%s' is not E.164 (+<digits>)", num);
 	if(!br_id_valid(aid))
 		return (void)rpc->fault(c, 400, "invalid agent id");
-	rc = did_trunk(num, tid);
-	if(rc < 0)
-		return fault_store(rpc, c);
-	if(rc == 0)
-		return (void)rpc->fault(c, 404, "no DID %s (import it first)", num);
+	if(find_did(rpc, c, num, tid) < 0)
+		return;
 	br_key(key, sizeof(key), BR_K_AGENT, aid);
 	br_agent_defaults(&a);
 	rc = read_hash(key, set_agent, &a, err, sizeof(err));
@@ -775,15 +812,9 @@ static void rpc_did_bind(rpc_t *rpc, void *c)
 				aid, a.tenant, tid, t.tenant);
 	tx = tx_new();
 	br_key(key, sizeof(key), BR_K_DID, num);
-	if(!tx || tx_cmd(tx, "HSET", key, "agent", aid, NULL) < 0) {
-		tx_free(tx);
-		return (void)rpc->fault(c, 500, "out of memory");
-	}
-	v = tx_commit(tx);
-	tx_free(tx);
-	if(v <= 0)
-		return fault_store(rpc, c);
-	rpc->rpl_printf(c, "%s bound to agent %s, version %lld", num, aid, v);
+	snprintf(done, sizeof(done), "%s bound to agent %s", num, aid);
+	commit_reply(rpc, c, tx,
+			tx && tx_cmd(tx, "HSET", key, "agent", aid, NULL) == 0, done);
 }
 
 static const char *did_unbind_doc[] = {
@@ -791,31 +822,16 @@ static const char *did_unbind_doc[] = {
 
 static void rpc_did_unbind(rpc_t *rpc, void *c)
 {
-	char *num, tid[BR_ID_MAX + 1], key[BR_KEY_MAX];
+	char *num, tid[BR_ID_MAX + 1], key[BR_KEY_MAX], done[64];
 	br_tx_t *tx;
-	long long v;
-	int rc;
 
-	if(rpc->scan(c, ".s", &num) < 1)
+	if(rpc->scan(c, ".s", &num) < 1 || find_did(rpc, c, num, tid) < 0)
 		return;
-	if(!br_e164_valid(num))
-		return (void)rpc->fault(c, 400, "'%s' is not E.164", num);
-	rc = did_trunk(num, tid);
-	if(rc < 0)
-		return fault_store(rpc, c);
-	if(rc == 0)
-		return (void)rpc->fault(c, 404, "no DID %s", num);
 	tx = tx_new();
 	br_key(key, sizeof(key), BR_K_DID, num);
-	if(!tx || tx_cmd(tx, "HDEL", key, "agent", NULL) < 0) {
-		tx_free(tx);
-		return (void)rpc->fault(c, 500, "out of memory");
-	}
-	v = tx_commit(tx);
-	tx_free(tx);
-	if(v <= 0)
-		return fault_store(rpc, c);
-	rpc->rpl_printf(c, "%s unbound, version %lld", num, v);
+	snprintf(done, sizeof(done), "%s unbound", num);
+	commit_reply(rpc, c, tx, tx && tx_cmd(tx, "HDEL", key, "agent", NULL) == 0,
+			done);
 }
 
 static const char *did_delete_doc[] = {
@@ -824,33 +840,20 @@ static const char *did_delete_doc[] = {
 static void rpc_did_delete(rpc_t *rpc, void *c)
 {
 	char *num, tid[BR_ID_MAX + 1], key[BR_KEY_MAX], dkey[BR_KEY_MAX];
+	char done[64];
 	br_tx_t *tx;
-	long long v;
-	int rc;
 
-	if(rpc->scan(c, ".s", &num) < 1)
+	if(rpc->scan(c, ".s", &num) < 1 || find_did(rpc, c, num, tid) < 0)
 		return;
-	if(!br_e164_valid(num))
-		return (void)rpc->fault(c, 400, "'%s' is not E.164", num);
-	rc = did_trunk(num, tid);
-	if(rc < 0)
-		return fault_store(rpc, c);
-	if(rc == 0)
-		return (void)rpc->fault(c, 404, "no DID %s", num);
 	tx = tx_new();
 	br_key(key, sizeof(key), BR_K_DID, num);
 	br_key(dkey, sizeof(dkey), BR_K_TRUNK_DIDS, tid);
-	if(!tx || tx_cmd(tx, "DEL", key, NULL) < 0
-			|| tx_cmd(tx, "SREM", BR_KEY_DIDS, num, NULL) < 0
-			|| tx_cmd(tx, "SREM", dkey, num, NULL) < 0) {
-		tx_free(tx);
-		return (void)rpc->fault(c, 500, "out of memory");
-	}
-	v = tx_commit(tx);
-	tx_free(tx);
-	if(v <= 0)
-		return fault_store(rpc, c);
-	rpc->rpl_printf(c, "%s deleted, version %lld", num, v);
+	snprintf(done, sizeof(done), "%s deleted", num);
+	commit_reply(rpc, c, tx,
+			tx && tx_cmd(tx, "DEL", key, NULL) == 0
+					&& tx_cmd(tx, "SREM", BR_KEY_DIDS, num, NULL) == 0
+					&& tx_cmd(tx, "SREM", dkey, num, NULL) == 0,
+			done);
 }
 
 static const char *did_list_doc[] = {
@@ -1082,10 +1085,9 @@ static const char *agent_delete_doc[] = {
 
 static void rpc_agent_delete(rpc_t *rpc, void *c)
 {
-	char *id, key[BR_KEY_MAX];
+	char *id, key[BR_KEY_MAX], done[96];
 	br_conf_ref_t *ref;
 	br_tx_t *tx;
-	long long v;
 
 	if(rpc->scan(c, ".s", &id) < 1)
 		return;
@@ -1097,10 +1099,7 @@ static void rpc_agent_delete(rpc_t *rpc, void *c)
 	if(ref) {
 		const br_snap_t *s = br_conf_snap(ref);
 		uint32_t ai = br_snap_agent_index(s, id);
-		uint32_t i, nt = br_snap_ntrunks(s);
 		int bound = 0;
-		(void)nt;
-		(void)i;
 		if(ai != BR_NONE)
 			bound = br_snap_agent_dids(s, ai);
 		br_conf_put(ref);
@@ -1110,16 +1109,11 @@ static void rpc_agent_delete(rpc_t *rpc, void *c)
 	}
 	tx = tx_new();
 	br_key(key, sizeof(key), BR_K_AGENT, id);
-	if(!tx || tx_cmd(tx, "DEL", key, NULL) < 0
-			|| tx_cmd(tx, "SREM", BR_KEY_AGENTS, id, NULL) < 0) {
-		tx_free(tx);
-		return (void)rpc->fault(c, 500, "out of memory");
-	}
-	v = tx_commit(tx);
-	tx_free(tx);
-	if(v <= 0)
-		return fault_store(rpc, c);
-	rpc->rpl_printf(c, "deleted agent %s, version %lld", id, v);
+	snprintf(done, sizeof(done), "deleted agent %s", id);
+	commit_reply(rpc, c, tx,
+			tx && tx_cmd(tx, "DEL", key, NULL) == 0
+					&& tx_cmd(tx, "SREM", BR_KEY_AGENTS, id, NULL) == 0,
+			done);
 }
 
 /* ---- runtime ------------------------------------------------------------ */
