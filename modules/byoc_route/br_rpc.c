@@ -338,13 +338,17 @@ static const char *trunk_set_doc[] = {
 		"(password=... is stored encrypted)",
 		0};
 
+/* Optimistic concurrency: WATCH the record, read and merge, validate,
+ * write in MULTI/EXEC; a concurrent writer aborts the EXEC and the caller
+ * gets 409 (the request's parameters are consumed, so it is not retried
+ * here). */
 static void rpc_trunk_set(rpc_t *rpc, void *c)
 {
 	char *id, key[BR_KEY_MAX], aad[BR_ID_MAX + 8], err[200];
 	br_trunk_t *t = NULL;
 	br_tx_t *tx = NULL;
-	int attempt, found, nset;
-	long long v = -1;
+	int found, nset;
+	long long v;
 
 	if(rpc->scan(c, ".s", &id) < 1)
 		return;
@@ -359,59 +363,44 @@ static void rpc_trunk_set(rpc_t *rpc, void *c)
 		rpc->fault(c, 500, "out of memory");
 		return;
 	}
-	for(attempt = 0; attempt < 3; attempt++) {
-		if(watch(key) < 0) {
-			fault_store(rpc, c);
-			goto out;
-		}
-		br_trunk_defaults(t);
-		found = read_hash(key, set_trunk, t, err, sizeof(err));
-		if(found == -1) {
-			fault_store(rpc, c);
-			goto out;
-		}
-		if(found == -2) {
-			LM_WARN("trunk %s in Redis is malformed (%s); rebuilding it from "
-					"defaults and the given fields\n",
-					id, err);
-			br_trunk_defaults(t);
-		}
-		br_trunk_set(t, "id", id, err, sizeof(err));
-		if(attempt == 0) {
-			if(apply_kv(rpc, c, set_trunk, t, "password", "password_enc", aad,
-					   &nset)
-					< 0) {
-				unwatch();
-				goto out;
-			}
-		} else {
-			/* the scanned parameters are consumed; re-apply them from the
-			 * transaction built on the first attempt is not possible, so
-			 * a concurrent writer makes us give up cleanly */
-			unwatch();
-			rpc->fault(c, 409, "trunk %s was modified concurrently; retry",
-					id);
-			goto out;
-		}
-		if(br_trunk_check(t, err, sizeof(err)) < 0) {
-			unwatch();
-			rpc->fault(c, 400, "%s", err);
-			goto out;
-		}
-		tx_free(tx);
-		tx = tx_new();
-		if(!tx || tx_cmd(tx, "DEL", key, NULL) < 0
-				|| tx_cmd(tx, "HSET", key, NULL) < 0
-				|| br_trunk_emit(t, emit_to_tx, tx) != 0
-				|| tx_cmd(tx, "SADD", BR_KEY_TRUNKS, id, NULL) < 0) {
-			unwatch();
-			rpc->fault(c, 500, "out of memory");
-			goto out;
-		}
-		v = tx_commit(tx);
-		if(v != 0)
-			break;
+	if(watch(key) < 0) {
+		fault_store(rpc, c);
+		goto out;
 	}
+	br_trunk_defaults(t);
+	found = read_hash(key, set_trunk, t, err, sizeof(err));
+	if(found == -1) {
+		unwatch();
+		fault_store(rpc, c);
+		goto out;
+	}
+	if(found == -2) {
+		LM_WARN("trunk %s in Redis is malformed (%s); rebuilding it from "
+				"defaults and the given fields\n",
+				id, err);
+		br_trunk_defaults(t);
+	}
+	br_trunk_set(t, "id", id, err, sizeof(err));
+	if(apply_kv(rpc, c, set_trunk, t, "password", "password_enc", aad, &nset)
+			< 0) {
+		unwatch();
+		goto out;
+	}
+	if(br_trunk_check(t, err, sizeof(err)) < 0) {
+		unwatch();
+		rpc->fault(c, 400, "%s", err);
+		goto out;
+	}
+	tx = tx_new();
+	if(!tx || tx_cmd(tx, "DEL", key, NULL) < 0
+			|| tx_cmd(tx, "HSET", key, NULL) < 0
+			|| br_trunk_emit(t, emit_to_tx, tx) != 0
+			|| tx_cmd(tx, "SADD", BR_KEY_TRUNKS, id, NULL) < 0) {
+		unwatch();
+		rpc->fault(c, 500, "out of memory");
+		goto out;
+	}
+	v = tx_commit(tx);
 	if(v < 0) {
 		fault_store(rpc, c);
 	} else if(v == 0) {
@@ -423,8 +412,7 @@ static void rpc_trunk_set(rpc_t *rpc, void *c)
 				found == 1 ? "updated" : "created", "version", (int)v);
 	}
 out:
-	if(t)
-		br_secret_wipe(t, sizeof(*t));
+	br_secret_wipe(t, sizeof(*t));
 	free(t);
 	tx_free(tx);
 }
