@@ -135,13 +135,13 @@ assert_le 50 "${cl_loud:-0}" "the caller's audio reaches the AI"
 
 # ---- late offer, in-dialog requests -------------------------------------
 assert_eq 0 "$(w_sipp late "$T_SIPP_DIR/worker_uac_late.xml" -key agent agent-echo -d 1000)" "late offer call"
-assert_match 'offer=m=audio [0-9]+ RTP/AVP 0 8 101' "$(slog late)" "late offer: the worker offers in the 200"
+assert_match 'offer=m=audio [0-9]+ RTP/AVP 0 8 9 111 101 102' "$(slog late)" "late offer: the worker offers in the 200 (G.711 first, then G.722 and opus)"
 assert_eq 0 "$(w_sipp dialog "$T_SIPP_DIR/worker_uac_dialog.xml" -key agent agent-echo)" "in-dialog requests"
 d=$(slog dialog)
 assert_match 'hold=a=recvonly' "$d" "hold (sendonly) answered recvonly"
 assert_match 'resume=a=sendrecv' "$d" "resume answered sendrecv"
 assert_match 'allow=Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE' "$d" "OPTIONS in dialog"
-assert_match 'reoffer=m=audio [0-9]+ RTP/AVP 0 8 101' "$d" "re-INVITE without SDP: worker offers"
+assert_match 'reoffer=m=audio [0-9]+ RTP/AVP 0 8 9 111 101 102' "$d" "re-INVITE without SDP: worker offers"
 assert_match 'inactive=a=inactive' "$d" "UPDATE to inactive"
 assert_match '"digit": "5"' "$(agent_lines '"ev": "dtmf"')" "SIP INFO digit reaches the AI"
 vers=$(t_msgs dialog | sed -n 's/^o=byoc [0-9]* \([0-9]*\) .*/\1/p' | paste -sd' ')

@@ -2,7 +2,10 @@
 /*
  * ref_agent.c -- byoc-ref-agent, the reference AI backend: a WebSocket
  * server speaking the Twilio Media Streams protocol as a backend does
- * (docs/ai-protocol.md). On "start" it plays a greeting (sent faster than
+ * (docs/ai-protocol.md), and the L16 wideband mode (binary 16 kHz PCM,
+ * jambonz-style JSON control) when the worker offers the
+ * audio.jambonz.org subprotocol or opens with L16 metadata: the same
+ * behaviour at 16 kHz. On "start" it plays a greeting (sent faster than
  * real time, as real backends do) followed by mark "greeting", then
  * echoes the caller's audio back in 200 ms chunks, each followed by a
  * mark whose echo is checked (FIFO order, latency). DTMF digits are
@@ -36,14 +39,18 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 
+#include "mw_codec.h"
 #include "mw_g711.h"
+#include "mw_l16.h"
 #include "mw_log.h"
 #include "mw_ws.h"
 #include "mw_wav.h"
 
 #define RA_MAX_MESSAGE (4u << 20) /* largest worker message accepted */
-#define RA_GREET_CHUNK 800		  /* greeting: 100 ms per media message */
-#define RA_ECHO_CHUNK 1600		  /* echo: 200 ms per media message */
+#define RA_GREET_MS 100			  /* greeting: 100 ms per media message */
+#define RA_ECHO_MS 200			  /* echo: 200 ms per media message */
+#define RA_BPMS_MAX 32			  /* bytes per ms: 8 (μ-law), 32 (L16) */
+#define RA_ECHO_MAX (RA_ECHO_MS * RA_BPMS_MAX)
 #define RA_MAX_PAYLOAD 4096		  /* μ-law bytes in one worker message */
 #define RA_MARKS 256			  /* outstanding marks tracked per call */
 #define RA_MAX_DELAY_MS 30000	  /* --echo-delay-ms bound */
@@ -68,8 +75,10 @@ struct ra
 	int echo_delay_ms;
 	int dtmf_echo;
 	const char *record_dir, *events_dir;
-	uint8_t *greeting; /* μ-law, or NULL */
+	uint8_t *greeting; /* μ-law 8 kHz, or NULL */
 	size_t greeting_len;
+	uint8_t *greeting16; /* the same as L16 16 kHz (little-endian bytes) */
+	size_t greeting16_len;
 	struct ra_call *calls; /* every live connection (list) */
 	uint64_t serial;
 	uint64_t total_calls, total_media;
@@ -92,6 +101,9 @@ struct ra_call
 	struct event *reap, *timer;
 	uint64_t serial;
 	int started, stopped, greeted, closed;
+	int l16;			 /* L16 wideband mode (else Twilio) */
+	unsigned bpms;		 /* audio bytes per ms of media: 8 or 32 */
+	int close_sent;		 /* we closed first (close-after) */
 	unsigned msgs;		 /* text messages received */
 	uint64_t last_seq;	 /* sequenceNumber of the last message */
 	uint64_t last_chunk; /* media.chunk of the last media */
@@ -99,7 +111,7 @@ struct ra_call
 	uint64_t media, media_bytes;
 	char stream_sid[40], call_sid[40];
 	struct ra_violations v;
-	/* echo ring: inbound μ-law waiting to be sent back */
+	/* echo ring: inbound audio (μ-law or L16 bytes) to send back */
 	uint8_t *ring;
 	size_t ring_cap, ring_head, ring_len;
 	/* outstanding marks (FIFO of sequence numbers + send times) */
@@ -160,18 +172,24 @@ static void send_json(struct ra_call *c, int n)
 	mw_ws_send_text(c->ws, c->ra->out, (size_t)n);
 }
 
-/* media toward the worker: {"event":"media","streamSid":S,"media":
- * {"payload":B64}}; formatted directly (SIDs are hex, base64 needs no
- * escaping) into the shared scratch buffer */
+/* media toward the worker: L16, one binary frame; Twilio,
+ * {"event":"media","streamSid":S,"media":{"payload":B64}} formatted
+ * directly (SIDs are hex, base64 needs no escaping) into the shared
+ * scratch buffer */
 static void send_media(struct ra_call *c, const uint8_t *ulaw, size_t len)
 {
 	char *o = c->ra->out;
 	int n;
 
-	if(len == 0 || len > RA_ECHO_CHUNK)
+	if(len == 0 || len > RA_ECHO_MS * c->bpms)
 		return;
 	if(mw_ws_pending(c->ws) > RA_BACKLOG_MAX) {
 		c->echo_dropped++;
+		return;
+	}
+	if(c->l16) {
+		if(!c->closed)
+			mw_ws_send_binary(c->ws, ulaw, len);
 		return;
 	}
 	n = snprintf(o, RA_OUT_MAX,
@@ -185,10 +203,15 @@ static void send_media(struct ra_call *c, const uint8_t *ulaw, size_t len)
 
 static void send_mark(struct ra_call *c, const char *name)
 {
-	send_json(c, snprintf(c->ra->out, RA_OUT_MAX,
-						 "{\"event\":\"mark\",\"streamSid\":\"%s\",\"mark\":{"
-						 "\"name\":\"%s\"}}",
-						 c->stream_sid, name));
+	if(c->l16)
+		send_json(c, snprintf(c->ra->out, RA_OUT_MAX,
+							 "{\"type\":\"mark\",\"data\":{\"name\":\"%s\"}}",
+							 name));
+	else
+		send_json(c, snprintf(c->ra->out, RA_OUT_MAX,
+							 "{\"event\":\"mark\",\"streamSid\":\"%s\","
+							 "\"mark\":{\"name\":\"%s\"}}",
+							 c->stream_sid, name));
 	c->marks_sent++;
 }
 
@@ -212,9 +235,13 @@ static void send_tracked_mark(struct ra_call *c, uint32_t id)
 
 static void send_clear(struct ra_call *c)
 {
-	send_json(c, snprintf(c->ra->out, RA_OUT_MAX,
-						 "{\"event\":\"clear\",\"streamSid\":\"%s\"}",
-						 c->stream_sid));
+	if(c->l16)
+		send_json(c,
+				snprintf(c->ra->out, RA_OUT_MAX, "{\"type\":\"killAudio\"}"));
+	else
+		send_json(c, snprintf(c->ra->out, RA_OUT_MAX,
+							 "{\"event\":\"clear\",\"streamSid\":\"%s\"}",
+							 c->stream_sid));
 	c->ring_len = 0; /* and forget what was waiting to be echoed */
 	c->clears++;
 	ev_write(c, json_pack("{s:s}", "event", "clear_sent"));
@@ -242,7 +269,8 @@ static int b64_decode(const char *s, size_t n, uint8_t *out, size_t cap)
 
 static void echo_push(struct ra_call *c, const uint8_t *p, size_t n)
 {
-	size_t i, delay = (size_t)c->ra->echo_delay_ms * 8;
+	size_t i, delay = (size_t)c->ra->echo_delay_ms * c->bpms;
+	size_t chunk_len = (size_t)RA_ECHO_MS * c->bpms;
 
 	for(i = 0; i < n; i++) {
 		if(c->ring_len == c->ring_cap) { /* full: oldest dropped */
@@ -252,14 +280,14 @@ static void echo_push(struct ra_call *c, const uint8_t *p, size_t n)
 		c->ring[(c->ring_head + c->ring_len) % c->ring_cap] = p[i];
 		c->ring_len++;
 	}
-	/* echo 200 ms once it is 'delay' old (in media time: 8 bytes/ms) */
-	while(c->ring_len >= RA_ECHO_CHUNK + delay) {
-		uint8_t chunk[RA_ECHO_CHUNK];
-		for(i = 0; i < RA_ECHO_CHUNK; i++)
+	/* echo 200 ms once it is 'delay' old (in media time: bpms bytes/ms) */
+	while(c->ring_len >= chunk_len + delay) {
+		uint8_t chunk[RA_ECHO_MAX];
+		for(i = 0; i < chunk_len; i++)
 			chunk[i] = c->ring[(c->ring_head + i) % c->ring_cap];
-		c->ring_head = (c->ring_head + RA_ECHO_CHUNK) % c->ring_cap;
-		c->ring_len -= RA_ECHO_CHUNK;
-		send_media(c, chunk, RA_ECHO_CHUNK);
+		c->ring_head = (c->ring_head + chunk_len) % c->ring_cap;
+		c->ring_len -= chunk_len;
+		send_media(c, chunk, chunk_len);
 		c->echo_sent++;
 		send_tracked_mark(c, ++c->mark_next);
 	}
@@ -327,10 +355,12 @@ static void on_media(struct ra_call *c, json_t *root)
 		echo_push(c, ulaw, (size_t)n);
 }
 
+/* A mark echo: Twilio {"event":"mark","mark":{"name":N}}, or L16
+ * {"type":"mark","data":{"name":N,"event":"playout"|"cleared"}}. */
 static void on_mark_echo(struct ra_call *c, json_t *root)
 {
-	const char *name = json_string_value(
-			json_object_get(json_object_get(root, "mark"), "name"));
+	const char *name = json_string_value(json_object_get(
+			json_object_get(root, c->l16 ? "data" : "mark"), "name"));
 	uint32_t id = 0;
 	int64_t lat = -1;
 
@@ -371,16 +401,22 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	if(c->ra->mode == RA_HANGUP_AFTER) {
 		MW_INFO("call %s: sending hangup (hangup-after=%d)", cid(c),
 				c->ra->after_s);
-		send_json(c,
-				snprintf(c->ra->out, RA_OUT_MAX,
-						"{\"event\":\"hangup\",\"streamSid\":\"%s\","
-						"\"hangup\":{\"reason\":\"ref-agent hangup-after\"}}",
-						c->stream_sid));
+		if(c->l16)
+			send_json(c, snprintf(c->ra->out, RA_OUT_MAX,
+								 "{\"type\":\"disconnect\",\"data\":{"
+								 "\"reason\":\"ref-agent hangup-after\"}}"));
+		else
+			send_json(c, snprintf(c->ra->out, RA_OUT_MAX,
+								 "{\"event\":\"hangup\",\"streamSid\":\"%s\","
+								 "\"hangup\":{\"reason\":\"ref-agent "
+								 "hangup-after\"}}",
+								 c->stream_sid));
 		ev_write(c, json_pack("{s:s}", "event", "hangup_sent"));
 	} else {
 		MW_INFO("call %s: closing the socket (close-after=%d)", cid(c),
 				c->ra->after_s);
 		ev_write(c, json_pack("{s:s}", "event", "close_sent"));
+		c->close_sent = 1;
 		mw_ws_close(c->ws, 1000, "ref-agent close-after");
 	}
 }
@@ -400,7 +436,7 @@ static void open_files(struct ra_call *c)
 	if(c->ra->record_dir != NULL) {
 		snprintf(path, sizeof(path), "%s/%s.wav", c->ra->record_dir,
 				c->stream_sid);
-		rc = mw_wav_create(&c->wav, path);
+		rc = mw_wav_create_rate(&c->wav, path, c->l16 ? MW_L16_RATE : 8000);
 		if(rc < 0)
 			MW_WARN("call %s: %s: %s", cid(c), path, strerror(-rc));
 	}
@@ -421,12 +457,17 @@ static void sid_copy(char *dst, size_t len, const char *s)
 	memcpy(dst, s, i + 1);
 }
 
+/* Twilio's "start" ('st' is its "start" object) or L16's metadata ('st'
+ * is the whole first frame; its media format is sampleRate/encoding). */
 static void on_start(struct ra_call *c, json_t *root)
 {
-	json_t *st = json_object_get(root, "start");
+	json_t *st = c->l16 ? root : json_object_get(root, "start");
 	json_t *params = json_object_get(st, "customParameters");
+	json_t *fmt = NULL;
 	struct timeval tv = {c->ra->after_s, 0};
-	size_t off;
+	const uint8_t *greeting = c->l16 ? c->ra->greeting16 : c->ra->greeting;
+	size_t off, glen = c->l16 ? c->ra->greeting16_len : c->ra->greeting_len;
+	size_t gchunk = (size_t)RA_GREET_MS * c->bpms;
 	char *ptxt;
 
 	if(c->started) {
@@ -438,6 +479,20 @@ static void on_start(struct ra_call *c, json_t *root)
 			json_string_value(json_object_get(st, "streamSid")));
 	sid_copy(c->call_sid, sizeof(c->call_sid),
 			json_string_value(json_object_get(st, "callSid")));
+	if(c->l16) {
+		json_t *rate = json_object_get(st, "sampleRate");
+		/* the worker's L16 stream is 16 kHz mono */
+		if(json_integer_value(rate) != MW_L16_RATE ||
+				!json_is_string(json_object_get(st, "encoding")))
+			c->v.payload++;
+		fmt = json_pack("{s:O, s:O, s:i}", "encoding",
+				json_object_get(st, "encoding")
+						? json_object_get(st, "encoding")
+						: json_null(),
+				"sampleRate", rate ? rate : json_null(), "channels", 1);
+	} else {
+		fmt = json_incref(json_object_get(st, "mediaFormat"));
+	}
 	if(c->stream_sid[0] == '\0') {
 		c->v.sid++;
 		snprintf(c->stream_sid, sizeof(c->stream_sid), "conn%" PRIu64,
@@ -448,21 +503,18 @@ static void on_start(struct ra_call *c, json_t *root)
 	MW_INFO("call %s: start callSid=%s params=%s", cid(c), c->call_sid,
 			ptxt ? ptxt : "(none)");
 	free(ptxt);
-	ev_write(c, json_pack("{s:s, s:s, s:s, s:O, s:O}", "event", "start",
-						"streamSid", c->stream_sid, "callSid", c->call_sid,
+	ev_write(c, json_pack("{s:s, s:s, s:s, s:s, s:O, s:o}", "event", "start",
+						"protocol", c->l16 ? "l16" : "twilio", "streamSid",
+						c->stream_sid, "callSid", c->call_sid,
 						"customParameters", params ? params : json_null(),
-						"mediaFormat",
-						json_object_get(st, "mediaFormat")
-								? json_object_get(st, "mediaFormat")
-								: json_null()));
+						"mediaFormat", fmt ? fmt : json_null()));
 	if(c->ra->mode == RA_SILENT)
 		return;
 	/* the greeting, all at once (backends send faster than real time),
 	 * then its mark; a mark on an empty queue is echoed at once */
-	for(off = 0; off < c->ra->greeting_len; off += RA_GREET_CHUNK) {
-		size_t n = c->ra->greeting_len - off;
-		send_media(c, c->ra->greeting + off,
-				n < RA_GREET_CHUNK ? n : RA_GREET_CHUNK);
+	for(off = 0; off < glen; off += gchunk) {
+		size_t n = glen - off;
+		send_media(c, greeting + off, n < gchunk ? n : gchunk);
 	}
 	send_tracked_mark(c, 0);
 	if(c->ra->mode == RA_HANGUP_AFTER || c->ra->mode == RA_CLOSE_AFTER) {
@@ -472,14 +524,21 @@ static void on_start(struct ra_call *c, json_t *root)
 	}
 }
 
+/* Twilio {"event":"dtmf","dtmf":{"track":..,"digit":D}}, or L16
+ * (jambonz) {"event":"dtmf","dtmf":D,"duration":".."}. */
 static void on_dtmf(struct ra_call *c, json_t *root)
 {
 	json_t *d = json_object_get(root, "dtmf");
-	const char *digit = json_string_value(json_object_get(d, "digit"));
-	const char *track = json_string_value(json_object_get(d, "track"));
+	const char *digit, *track;
 
-	if(track == NULL || strcmp(track, "inbound_track") != 0)
-		c->v.track++;
+	if(c->l16) {
+		digit = json_string_value(d);
+	} else {
+		digit = json_string_value(json_object_get(d, "digit"));
+		track = json_string_value(json_object_get(d, "track"));
+		if(track == NULL || strcmp(track, "inbound_track") != 0)
+			c->v.track++;
+	}
 	if(digit == NULL || strlen(digit) != 1) {
 		c->v.json++;
 		return;
@@ -490,11 +549,66 @@ static void on_dtmf(struct ra_call *c, json_t *root)
 		return;
 	if(digit[0] == '*')
 		send_clear(c);
-	if(c->ra->dtmf_echo)
+	if(c->ra->dtmf_echo && c->l16)
+		send_json(c, snprintf(c->ra->out, RA_OUT_MAX,
+							 "{\"type\":\"dtmf\",\"data\":{\"digits\":\"%c\"}}",
+							 digit[0]));
+	else if(c->ra->dtmf_echo)
 		send_json(c, snprintf(c->ra->out, RA_OUT_MAX,
 							 "{\"event\":\"dtmf\",\"streamSid\":\"%s\","
 							 "\"dtmf\":{\"digits\":\"%c\"}}",
 							 c->stream_sid, digit[0]));
+}
+
+/* L16: the caller's audio, one binary frame of 20 ms (640 bytes). */
+static void on_binary(struct ra_call *c, const uint8_t *d, size_t len)
+{
+	int16_t pcm[RA_MAX_PAYLOAD];
+	size_t n = len / 2;
+
+	c->media++;
+	c->ra->total_media++;
+	if(!c->started)
+		c->v.order++;
+	if(len != MW_L16_FRAME_BYTES)
+		c->v.payload++;
+	/* media time: one frame per 20 ms, no timestamps in this protocol */
+	if(c->first_ts < 0)
+		c->first_ts = 0;
+	c->last_ts = (int64_t)(c->media - 1) * 20;
+	if(len == 0)
+		return;
+	c->media_bytes += len;
+	if(c->wav.f != NULL) {
+		if(n > RA_MAX_PAYLOAD)
+			n = RA_MAX_PAYLOAD;
+		mw_l16_decode(d, n, pcm);
+		mw_wav_append(&c->wav, pcm, n);
+	}
+	if(c->ring != NULL && c->greeted)
+		echo_push(c, d, len - len % 2);
+}
+
+/* L16 text: the metadata first, then dtmf and mark echoes. */
+static void on_l16_text(struct ra_call *c, json_t *root)
+{
+	const char *ev = json_string_value(json_object_get(root, "event"));
+	const char *type = json_string_value(json_object_get(root, "type"));
+
+	c->msgs++;
+	if(!c->started) {
+		if(json_is_integer(json_object_get(root, "sampleRate")))
+			on_start(c, root);
+		else
+			c->v.order++;
+		return;
+	}
+	if(ev != NULL && strcmp(ev, "dtmf") == 0)
+		on_dtmf(c, root);
+	else if(type != NULL && strcmp(type, "mark") == 0)
+		on_mark_echo(c, root);
+	else
+		c->v.json++; /* metadata twice, or not a message we know */
 }
 
 static void on_message(struct mw_ws *ws, int is_text, const uint8_t *data,
@@ -506,10 +620,29 @@ static void on_message(struct mw_ws *ws, int is_text, const uint8_t *data,
 	uint64_t seq;
 
 	if(!is_text) {
-		c->v.binary++;
+		if(c->l16)
+			on_binary(c, data, len);
+		else
+			c->v.binary++;
 		return;
 	}
 	root = json_loadb((const char *)data, len, 0, NULL);
+	/* L16 when the subprotocol said so, or when the first frame is its
+	 * metadata (a worker that offered no subprotocol) */
+	if(!c->l16 && c->msgs == 0 &&
+			json_is_integer(json_object_get(root, "sampleRate")) &&
+			!json_object_get(root, "event")) {
+		c->l16 = 1;
+		c->bpms = 32;
+	}
+	if(c->l16) {
+		if(root == NULL)
+			c->v.json++;
+		else
+			on_l16_text(c, root);
+		json_decref(root);
+		return;
+	}
 	ev = json_string_value(json_object_get(root, "event"));
 	if(ev == NULL) {
 		c->v.json++;
@@ -584,6 +717,10 @@ static void on_open(struct mw_ws *ws, void *arg)
 
 	MW_DBG("connection %" PRIu64 ": open (subprotocol \"%s\")", c->serial,
 			mw_ws_subprotocol(ws));
+	if(strcmp(mw_ws_subprotocol(ws), MW_L16_SUBPROTOCOL) == 0) {
+		c->l16 = 1;
+		c->bpms = 32;
+	}
 }
 
 static void on_close(struct mw_ws *ws, int code, const char *reason, void *arg)
@@ -594,6 +731,9 @@ static void on_close(struct mw_ws *ws, int code, const char *reason, void *arg)
 	c->closed = 1;
 	if(c->timer != NULL)
 		evtimer_del(c->timer);
+	/* L16 has no "stop": the worker's close 1000 is its end of call */
+	if(c->l16 && code == 1000 && !c->close_sent)
+		c->stopped = 1;
 	MW_INFO("call %s: closed %d %s; media %" PRIu64 " (%" PRIu64
 			" bytes), echoed %" PRIu64 " chunks, marks %" PRIu64 "/%" PRIu64
 			" (max latency %" PRId64 " ms), violations "
@@ -657,10 +797,12 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	c->t0_ms = now_ms(ra);
 	c->reap = event_new(ra->base, -1, 0, reap_cb, c);
 	if(ra->mode != RA_SILENT) {
-		c->ring_cap = (size_t)ra->echo_delay_ms * 8 + 2 * RA_ECHO_CHUNK;
+		/* room for either protocol's bytes (L16: 32 per ms) */
+		c->ring_cap = (size_t)ra->echo_delay_ms * RA_BPMS_MAX + 2 * RA_ECHO_MAX;
 		c->ring = malloc(c->ring_cap);
 	}
 	c->greeted = 0;
+	c->bpms = 8;
 	/* link first: call_free unlinks */
 	c->next = ra->calls;
 	if(c->next != NULL)
@@ -712,9 +854,10 @@ static void usage(FILE *f)
 			"usage: byoc-ref-agent [options]\n"
 			"  --listen IP:PORT      listen address (default 127.0.0.1:8765)\n"
 			"  --cert FILE --key FILE  serve wss:// (PEM chain and key)\n"
-			"  --greeting FILE.wav   greeting, 8 kHz mono 16-bit PCM or "
-			"mu-law\n"
-			"  --greeting-tone HZ:MS generated sine greeting instead\n"
+			"  --greeting FILE.wav   greeting, mono 16-bit PCM at 8 or 16 "
+			"kHz, or 8 kHz mu-law\n"
+			"  --greeting-tone HZ:MS generated sine greeting instead (HZ < "
+			"8000)\n"
 			"  --mode MODE           echo (default) | silent | hangup-after=N |"
 			" close-after=N  (N seconds after start)\n"
 			"  --echo-delay-ms MS    echo audio this old (default 0, max %d)\n"
@@ -759,28 +902,68 @@ static int parse_mode(struct ra *ra, const char *s)
 	return 0;
 }
 
+/* Both forms of the greeting from n samples at 'rate' (8000 or 16000):
+ * μ-law 8 kHz for Twilio streams and L16 16 kHz bytes for L16 streams,
+ * the missing rate made by speexdsp (mw_resampler) in 20 ms frames. */
+static int set_greeting(
+		struct ra *ra, const int16_t *pcm, size_t n, unsigned rate)
+{
+	size_t f, frames = (n + rate / 50 - 1) / (rate / 50);
+	int16_t *nb = calloc(frames * 160 + 1, sizeof(int16_t));
+	int16_t *wb = calloc(frames * 320 + 1, sizeof(int16_t));
+	struct mw_resampler r;
+	int rc = -ENOMEM;
+
+	if(nb == NULL || wb == NULL)
+		goto out;
+	memcpy(rate == 8000 ? nb : wb, pcm, n * sizeof(int16_t));
+	rc = rate == 8000 ? mw_resampler_init(&r, 8000, 16000)
+					  : mw_resampler_init(&r, 16000, 8000);
+	if(rc < 0)
+		goto out;
+	for(f = 0; f < frames; f++)
+		if(rate == 8000)
+			mw_resample(&r, nb + f * 160, 160, wb + f * 320, 320);
+		else
+			mw_resample(&r, wb + f * 320, 320, nb + f * 160, 160);
+	mw_resampler_cleanup(&r);
+	ra->greeting_len = rate == 8000 ? n : n / 2;
+	ra->greeting16_len = 2 * (rate == 8000 ? 2 * n : n);
+	ra->greeting = malloc(ra->greeting_len + 1);
+	ra->greeting16 = malloc(ra->greeting16_len + 1);
+	rc = -ENOMEM;
+	if(ra->greeting == NULL || ra->greeting16 == NULL)
+		goto out;
+	mw_g711_encode(0, nb, ra->greeting_len, ra->greeting);
+	mw_l16_encode(wb, ra->greeting16_len / 2, ra->greeting16);
+	rc = 0;
+out:
+	free(nb);
+	free(wb);
+	return rc;
+}
+
 static int make_tone(struct ra *ra, const char *spec)
 {
 	unsigned hz, ms;
 	int16_t *pcm;
 	size_t i, n;
+	int rc;
 
-	if(sscanf(spec, "%u:%u", &hz, &ms) != 2 || hz == 0 || hz >= 4000 ||
+	/* made at 16 kHz: up to 7999 Hz for L16 streams (Twilio streams
+	 * carry what fits under 4 kHz) */
+	if(sscanf(spec, "%u:%u", &hz, &ms) != 2 || hz == 0 || hz >= 8000 ||
 			ms == 0 || ms > 600000)
 		return -EINVAL;
-	n = (size_t)ms * 8;
+	n = (size_t)ms * 16;
 	pcm = malloc(n * sizeof(*pcm));
-	ra->greeting = malloc(n);
-	if(pcm == NULL || ra->greeting == NULL) {
-		free(pcm);
+	if(pcm == NULL)
 		return -ENOMEM;
-	}
 	for(i = 0; i < n; i++)
-		pcm[i] = (int16_t)(8000.0 * sin(2.0 * M_PI * hz * (double)i / 8000.0));
-	mw_g711_encode(0, pcm, n, ra->greeting);
-	ra->greeting_len = n;
+		pcm[i] = (int16_t)(8000.0 * sin(2.0 * M_PI * hz * (double)i / 16000.0));
+	rc = set_greeting(ra, pcm, n, 16000);
 	free(pcm);
-	return 0;
+	return rc;
 }
 
 static int is_dir(const char *p)
@@ -902,10 +1085,19 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if(greeting != NULL) {
-		rc = mw_wav_read_ulaw(
-				greeting, &ra->greeting, &ra->greeting_len, err, sizeof(err));
+		int16_t *pcm = NULL;
+		size_t n = 0;
+		unsigned rate = 0;
+
+		rc = mw_wav_read_pcm(greeting, &pcm, &n, &rate, err, sizeof(err));
 		if(rc < 0) {
 			fprintf(stderr, "greeting: %s\n", err);
+			return 1;
+		}
+		rc = set_greeting(ra, pcm, n, rate);
+		free(pcm);
+		if(rc < 0) {
+			fprintf(stderr, "greeting: %s\n", strerror(-rc));
 			return 1;
 		}
 	} else if(tone != NULL && make_tone(ra, tone) < 0) {
@@ -958,6 +1150,7 @@ int main(int argc, char **argv)
 	event_base_free(ra->base);
 	SSL_CTX_free(ra->ssl);
 	free(ra->greeting);
+	free(ra->greeting16);
 	free(ra);
 	return 0;
 }

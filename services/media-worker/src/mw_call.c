@@ -21,7 +21,6 @@
 #include "br_secret.h"
 #include "mw_call.h"
 #include "mw_config.h"
-#include "mw_g711.h"
 #include "mw_log.h"
 #include "mw_metrics.h"
 #include "mw_registry.h"
@@ -540,14 +539,18 @@ static void agent_cb(void *arg, int rc, const br_agent_t *a, const char *err)
 		call_refuse(c, 480, "Agent Disabled", NULL, MW_C_CALL_AGENT_UNKNOWN);
 		goto out;
 	}
-	if(a->protocol != BR_AI_TWILIO) {
+	if(a->protocol != BR_AI_TWILIO && a->protocol != BR_AI_L16) {
 		MW_WARN("call %llu: agent %s uses an AI protocol this worker does "
-				"not speak yet",
+				"not speak",
 				(unsigned long long)c->serial, a->id);
 		call_refuse(
 				c, 480, "Agent Misconfigured", NULL, MW_C_CALL_AGENT_CONFIG);
 		goto out;
 	}
+	c->setup.ai_proto = a->protocol;
+	/* a wideband agent: our own offers (late offer) put G.722/opus first */
+	if(a->protocol == BR_AI_L16 && c->lsdp.wideband)
+		c->lsdp.wideband = 2;
 	url = a->ws_url[0] ? a->ws_url : cfg->agent_default_url;
 	if(!url[0]) {
 		MW_WARN("call %llu: agent %s has no ws_url and no "
@@ -635,6 +638,7 @@ int mw_call_new(struct mw_ua *ua, osip_transaction_t *ist,
 	c->ist = ist;
 	c->t_invite_ms = mw_now_ms();
 	mw_sdp_local_init(&c->lsdp, cfg->media_ip, 0);
+	c->lsdp.wideband = cfg->wideband;
 	*out = c;
 	/* from here on refusals answer the INVITE and end the call; the UA
 	 * links it first and frees it later */
@@ -1083,7 +1087,7 @@ void mw_call_free(struct mw_call *c)
 	if(c->dlg)
 		osip_dialog_free(c->dlg);
 	mw_call_setup_clear(&c->setup);
-	free(c->m.pcm);
+	mw_ai_cleanup(&c->m.ai);
 	free(c->call_id);
 	free(c);
 }
@@ -1108,13 +1112,17 @@ static void m_hangup(struct mw_call *c, enum mw_call_end end, const char *text)
 	m_post_sip(c, s_on_hangup, end, text);
 }
 
-static void m_send(struct mw_call *c, char *json, int len)
+/* mw_ai's way out: one frame to the backend while the socket is open. */
+static void m_ai_send(void *arg, int is_text, const void *data, size_t len)
 {
-	if(len < 0 || !json)
+	struct mw_call *c = arg;
+
+	if(!c->m.ws || !c->m.ws_open || c->m.ws_closed)
 		return;
-	if(c->m.ws && c->m.ws_open && !c->m.ws_closed)
-		mw_ws_send_text(c->m.ws, json, (size_t)len);
-	free(json);
+	if(is_text)
+		mw_ws_send_text(c->m.ws, data, len);
+	else
+		mw_ws_send_binary(c->m.ws, data, len);
 }
 
 static void m_fold_stats(struct mw_call *c, int64_t *max_jitter)
@@ -1221,9 +1229,6 @@ static void on_audio(
 		void *arg, const int16_t *pcm, size_t samples, uint64_t ts_ms)
 {
 	struct mw_call *c = arg;
-	uint8_t ulaw[FRAME_MAX];
-	char *json = NULL;
-	int n;
 
 	if(c->m.state != MW_CM_RUNNING || !c->m.ws_open || c->m.ws_closed)
 		return;
@@ -1239,12 +1244,8 @@ static void on_audio(
 				c->call_id);
 		return;
 	}
-	if(mw_g711_encode(MW_CODEC_PCMU, pcm, samples, ulaw) < 0)
-		return;
-	n = mw_twilio_media(&c->m.tw, ulaw, samples, ts_ms, &json);
-	if(n >= 0)
+	if(mw_ai_audio(&c->m.ai, pcm, samples, ts_ms) == 0)
 		MW_COUNT(MW_C_WS_MEDIA_SENT);
-	m_send(c, json, n);
 }
 
 /* A key press of the caller, from any source: once to the AI. INFO is
@@ -1255,7 +1256,6 @@ static void m_dtmf_in(struct mw_call *c, char digit, int src, int duration_ms)
 	static const enum mw_ctr ctr[MW_DTMF_SRC__MAX] = {
 			MW_C_DTMF_RTP, MW_C_DTMF_INFO, MW_C_DTMF_INBAND};
 	uint32_t now = (uint32_t)(now_us() / 1000), d = (uint32_t)duration_ms;
-	char *json = NULL;
 	int n;
 
 	if(src == MW_DTMF_SRC_INFO)
@@ -1275,8 +1275,7 @@ static void m_dtmf_in(struct mw_call *c, char digit, int src, int duration_ms)
 		return;
 	MW_INFO("call %s: DTMF %c (%s, %d ms)", c->call_id, digit,
 			mw_dtmf_src_name(src), duration_ms);
-	n = mw_twilio_dtmf(&c->m.tw, digit, &json);
-	m_send(c, json, n);
+	mw_ai_dtmf(&c->m.ai, digit, duration_ms);
 }
 
 static void on_dtmf(void *arg, char digit, int duration_ms, int source)
@@ -1324,13 +1323,10 @@ static void m_dtmf_out(struct mw_call *c, const char *digits)
 static void on_mark(void *arg, const char *name)
 {
 	struct mw_call *c = arg;
-	char *json = NULL;
-	int n;
 
 	if(!c->m.start_sent)
 		return;
-	n = mw_twilio_mark(&c->m.tw, name, &json);
-	m_send(c, json, n);
+	mw_ai_mark(&c->m.ai, name, c->m.clearing);
 }
 
 static void on_timeout(void *arg)
@@ -1349,8 +1345,6 @@ static void ws_open_cb(struct mw_ws *ws, void *arg)
 	struct mw_call *c = arg;
 	const char *const *keys = (const char *const *)c->setup.keys;
 	const char *const *vals = (const char *const *)c->setup.vals;
-	char *json = NULL;
-	int n;
 
 	MW_COUNT(MW_C_WS_CONNECTS);
 	mw_metrics_ws_latency((uint64_t)(now_us() - c->m.ws_t0_us));
@@ -1359,13 +1353,8 @@ static void ws_open_cb(struct mw_ws *ws, void *arg)
 		mw_ws_close(ws, 1000, "call ended");
 		return;
 	}
-	/* rule 1: "connected" then "start", before any media */
-	n = mw_twilio_connected(&json);
-	m_send(c, json, n);
-	json = NULL;
-	n = mw_twilio_start(&c->m.tw, keys, vals, c->setup.nparams, &json);
-	m_send(c, json, n);
-	c->m.start_sent = n >= 0;
+	/* Twilio: "connected" then "start"; L16: the metadata */
+	c->m.start_sent = mw_ai_hello(&c->m.ai, keys, vals, c->setup.nparams) == 0;
 	media_set_state(c, MW_CM_READY);
 	post(c->st, s_on_ready, c, &c->m.port, sizeof(c->m.port));
 }
@@ -1374,36 +1363,28 @@ static void ws_message_cb(struct mw_ws *ws, int is_text, const uint8_t *data,
 		size_t len, void *arg)
 {
 	struct mw_call *c = arg;
+	struct mw_ai_in ai;
 	struct mw_twilio_in in;
 
 	MW_COUNT(MW_C_WS_MSG_RX);
-	if(!is_text) {
-		MW_COUNT(MW_C_WS_MSG_IGNORED);
-		return;
-	}
-	mw_twilio_parse((const char *)data, len, &in);
+	/* the agent's protocol: audio decoded to PCM at its rate */
+	mw_ai_receive(&c->m.ai, is_text, data, len, &ai);
+	in = ai.m;
 	switch(in.type) {
 		case MW_TW_MEDIA:
-			if(!c->m.media || !in.audio_len)
-				break;
-			if(in.audio_len > c->m.pcm_cap) {
-				int16_t *p = realloc(c->m.pcm, in.audio_len * sizeof(int16_t));
-				if(!p)
-					break;
-				c->m.pcm = p;
-				c->m.pcm_cap = in.audio_len;
-			}
-			if(mw_g711_decode(
-					   MW_CODEC_PCMU, in.audio, in.audio_len, c->m.pcm) >= 0)
-				mw_media_play(c->m.media, c->m.pcm, in.audio_len);
+			if(c->m.media && ai.samples)
+				mw_media_play(c->m.media, ai.pcm, ai.samples);
 			break;
 		case MW_TW_MARK:
 			if(c->m.media)
 				mw_media_mark(c->m.media, in.name ? in.name : "");
 			break;
 		case MW_TW_CLEAR:
+			/* pending marks echo from inside, as "cleared" for L16 */
+			c->m.clearing = 1;
 			if(c->m.media)
 				mw_media_clear(c->m.media);
+			c->m.clearing = 0;
 			break;
 		case MW_TW_HANGUP:
 			MW_INFO("call %s: AI hangup%s%s", c->call_id,
@@ -1429,7 +1410,7 @@ static void ws_message_cb(struct mw_ws *ws, int is_text, const uint8_t *data,
 					c->call_id);
 			break;
 	}
-	mw_twilio_in_free(&in);
+	mw_ai_in_free(&ai);
 }
 
 static void ws_close_cb(
@@ -1489,17 +1470,20 @@ static void m_on_setup(struct mw_thread *t, void *obj, void *data, size_t len)
 		abort(); /* nothing sane left to do (mw_xmalloc policy) */
 	}
 	media_set_state(c, MW_CM_CONNECTING);
+	/* the media engine hands audio over at the AI protocol's rate */
+	mw_ai_init(&c->m.ai, c->setup.ai_proto, m_ai_send, c);
+	mc.api_rate = mw_ai_rate(&c->m.ai);
 	rc = mw_media_new(t->base, &mc, &mcbs, c, &c->m.media, &c->m.port);
 	if(rc < 0) {
 		c->m.hangup_posted = 1;
 		m_post_sip(c, s_on_failed, 1, strerror(-rc));
 		goto out;
 	}
-	mw_twilio_stream_init(&c->m.tw);
 	mw_dtmf_dedup_init(&c->m.dd);
 	memset(&o, 0, sizeof(o));
 	o.url = c->setup.ws_url;
 	o.headers = c->setup.ws_headers;
+	o.subprotocols = mw_ai_subprotocol(&c->m.ai);
 	o.connect_timeout_ms = (int)cfg->ai_connect_timeout_ms;
 	o.max_message = WS_MAX_MESSAGE;
 	o.ssl_ctx =
@@ -1557,11 +1541,22 @@ static void m_on_start(struct mw_thread *t, void *obj, void *data, size_t len)
 	struct mw_call *c = obj;
 	struct msg_remote *m = data;
 
+	int codec;
+
 	if(c->m.stop_rx || !c->m.media)
 		return;
 	m_apply_remote(c, &m->r);
 	if(mw_media_start(c->m.media) == 0)
 		media_set_state(c, MW_CM_RUNNING);
+	codec = mw_media_codec(c->m.media);
+	MW_COUNT(codec == MW_CODEC_PCMA	  ? MW_C_CODEC_PCMA
+			 : codec == MW_CODEC_G722 ? MW_C_CODEC_G722
+			 : codec == MW_CODEC_OPUS ? MW_C_CODEC_OPUS
+									  : MW_C_CODEC_PCMU);
+	MW_INFO("call %s: media %s, AI %s at %u Hz", c->call_id,
+			mw_codec_desc(codec)->name,
+			c->m.ai.proto == BR_AI_L16 ? "L16" : "Twilio",
+			mw_ai_rate(&c->m.ai));
 }
 
 static void m_on_remote(struct mw_thread *t, void *obj, void *data, size_t len)
@@ -1599,10 +1594,8 @@ static void m_on_stop(struct mw_thread *t, void *obj, void *data, size_t len)
 	}
 	if(c->m.ws && !c->m.ws_closed) {
 		if(c->m.ws_open && c->m.start_sent) {
-			/* rule 12: "stop", then close 1000 */
-			char *json = NULL;
-			int n = mw_twilio_stop(&c->m.tw, &json);
-			m_send(c, json, n);
+			/* Twilio's rule 12: "stop", then close 1000 */
+			mw_ai_bye(&c->m.ai);
 		}
 		mw_ws_close(c->m.ws, 1000, "call ended");
 		event_add(c->m.guard, &tv);

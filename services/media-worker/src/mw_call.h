@@ -2,7 +2,8 @@
 /*
  * mw_call.h -- one call: the SIP dialog with the edge (SIP thread) and
  * the media + AI bridge (its media thread): RTP through mw_media, the AI
- * backend through mw_ws speaking mw_twilio.
+ * backend through mw_ws speaking the agent's protocol (mw_ai: Twilio
+ * Media Streams or L16 wideband).
  *
  * Threads and ownership. The UA owns the struct mw_call (allocated by
  * mw_call_new, freed by mw_call_free from the UA's deferred reaper). Its
@@ -44,6 +45,7 @@
 #include <osip2/osip_dialog.h>
 
 #include "br_model.h"
+#include "mw_ai.h"
 #include "mw_dtmf.h"
 #include "mw_media.h"
 #include "mw_sdp.h"
@@ -106,6 +108,7 @@ struct mw_call_setup
 	char *vals[MW_CALL_MAX_PARAMS];
 	char agent[BR_ID_MAX + 1];
 	int dtmf_mode; /* enum br_dtmf, from X-Byoc-Dtmf */
+	int ai_proto;  /* enum br_ai_protocol of the agent */
 };
 
 /* Media-thread half. */
@@ -115,15 +118,14 @@ struct mw_call_media
 	struct mw_media *media;
 	uint16_t port;
 	struct mw_ws *ws;
-	int ws_open;	   /* on_open seen, on_close not yet */
-	int ws_closed;	   /* on_close seen: never touch ws again */
-	int stop_rx;	   /* STOP received from the SIP thread */
-	int start_sent;	   /* 'start' went out: 'stop' is owed */
-	int hangup_posted; /* HANGUP/FAILED already posted */
-	int64_t ws_t0_us;  /* connect start (latency histogram) */
-	struct mw_twilio_stream tw;
-	int16_t *pcm; /* AI audio decode scratch, grown as needed */
-	size_t pcm_cap;
+	int ws_open;				  /* on_open seen, on_close not yet */
+	int ws_closed;				  /* on_close seen: never touch ws again */
+	int stop_rx;				  /* STOP received from the SIP thread */
+	int start_sent;				  /* 'start' went out: 'stop' is owed */
+	int hangup_posted;			  /* HANGUP/FAILED already posted */
+	int64_t ws_t0_us;			  /* connect start (latency histogram) */
+	struct mw_ai ai;			  /* the AI protocol (Twilio or L16) */
+	int clearing;				  /* inside mw_media_clear: marks are flushed */
 	struct mw_media_stats folded; /* stats already added to metrics */
 	struct mw_dtmf_dedup dd;	  /* key presses reported so far */
 	struct event *reap;			  /* deferred release (outside callbacks) */

@@ -168,32 +168,45 @@ static json_t *utf8_string(const char *s)
 	return j;
 }
 
-int mw_twilio_start(struct mw_twilio_stream *s, const char *const *keys,
-		const char *const *vals, size_t n, char **out)
+json_t *mw__twilio_params(
+		const char *const *keys, const char *const *vals, size_t n)
 {
 	json_t *params;
 	size_t i;
 
-	if(s == NULL || out == NULL || (n > 0 && (keys == NULL || vals == NULL)))
-		return -EINVAL;
-	*out = NULL;
+	if(n > 0 && (keys == NULL || vals == NULL))
+		return NULL;
 	params = json_object();
 	if(params == NULL)
-		return -ENOMEM;
+		return NULL;
 	for(i = 0; i < n; i++) {
 		json_t *v;
 		/* values: invalid UTF-8 repaired; keys: must be valid UTF-8 */
 		if(keys[i] == NULL || vals[i] == NULL || keys[i][0] == '\0' ||
 				(v = utf8_string(vals[i])) == NULL) {
 			json_decref(params);
-			return -EINVAL;
+			return NULL;
 		}
 		/* a repeated key: the last value wins */
 		if(json_object_set_new(params, keys[i], v) < 0) {
 			json_decref(params);
-			return -EINVAL;
+			return NULL;
 		}
 	}
+	return params;
+}
+
+int mw_twilio_start(struct mw_twilio_stream *s, const char *const *keys,
+		const char *const *vals, size_t n, char **out)
+{
+	json_t *params;
+
+	if(s == NULL || out == NULL || (n > 0 && (keys == NULL || vals == NULL)))
+		return -EINVAL;
+	*out = NULL;
+	params = mw__twilio_params(keys, vals, n);
+	if(params == NULL)
+		return -EINVAL;
 	s->seq++;
 	/* "o" steals the params reference even on failure */
 	return dump(json_pack("{s:s, s:o, s:{s:s, s:s, s:s, s:[s], s:o, "
@@ -360,7 +373,7 @@ static const char *str_at(json_t *obj, const char *k1, const char *k2)
 	return json_string_value(o);
 }
 
-static int target_valid(const char *t)
+int mw__twilio_target_valid(const char *t)
 {
 	size_t i, n = strlen(t);
 
@@ -387,7 +400,7 @@ static int target_valid(const char *t)
 	return 1;
 }
 
-static int digits_valid(const char *d)
+int mw__twilio_digits_valid(const char *d)
 {
 	size_t i, n = strlen(d);
 
@@ -436,7 +449,7 @@ static void parse_obj(json_t *root, struct mw_twilio_in *in)
 		in->type = in->name != NULL ? MW_TW_HANGUP : MW_TW_INVALID;
 	} else if(strcmp(ev, "transfer") == 0) {
 		v = str_at(root, "transfer", "target");
-		if(v == NULL || !target_valid(v)) {
+		if(v == NULL || !mw__twilio_target_valid(v)) {
 			in->type = MW_TW_INVALID;
 			return;
 		}
@@ -448,7 +461,7 @@ static void parse_obj(json_t *root, struct mw_twilio_in *in)
 		v = str_at(root, "dtmf", "digits");
 		if(v == NULL)
 			v = str_at(root, "dtmf", "digit");
-		if(v == NULL || !digits_valid(v)) {
+		if(v == NULL || !mw__twilio_digits_valid(v)) {
 			in->type = MW_TW_INVALID;
 			return;
 		}

@@ -72,4 +72,15 @@ struct mw_twilio_in
 void mw_twilio_parse(const char *json, size_t len, struct mw_twilio_in *in);
 void mw_twilio_in_free(struct mw_twilio_in *in);
 
+/* Shared with mw_l16 (the other protocol's messages carry the same
+ * parameters and commands). */
+struct json_t;
+/* customParameters as a JSON object (values' invalid UTF-8 repaired), or
+ * NULL (bad key, out of memory). */
+struct json_t *mw__twilio_params(
+		const char *const *keys, const char *const *vals, size_t n);
+/* 1 for an E.164 or sip:/sips: transfer target; 1 for 1-64 DTMF digits */
+int mw__twilio_target_valid(const char *t);
+int mw__twilio_digits_valid(const char *d);
+
 #endif

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * mw_wav.c -- minimal RIFF/WAVE reader (8 kHz mono PCM16 or μ-law, to
- * μ-law) and PCM16 writer for the reference agent (see mw_wav.h).
+ * μ-law; or 8/16 kHz to PCM) and PCM16 writer (see mw_wav.h).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -63,18 +63,26 @@ static int slurp(const char *path, uint8_t **buf, size_t *len)
 	return 0;
 }
 
-int mw_wav_read_ulaw(
-		const char *path, uint8_t **ulaw, size_t *len, char *err, size_t errlen)
+/* A file's format and samples: 'b' owns the bytes 'data' points into. */
+struct wav_in
 {
-	uint8_t *b = NULL, *out;
+	uint8_t *b;
+	const uint8_t *data;
+	size_t data_len;
+	uint16_t format, channels, bits;
+	uint32_t rate;
+};
+
+static int wav_load(
+		const char *path, struct wav_in *w, char *err, size_t errlen)
+{
+	uint8_t *b = NULL;
 	const uint8_t *fmt = NULL, *data = NULL;
 	size_t n = 0, off, data_len = 0;
 	uint16_t format = 0, channels = 0, bits = 0;
 	uint32_t rate = 0;
 	int rc;
 
-	*ulaw = NULL;
-	*len = 0;
 	rc = slurp(path, &b, &n);
 	if(rc < 0)
 		return fail(err, errlen, rc, path, strerror(-rc));
@@ -111,6 +119,79 @@ int mw_wav_read_ulaw(
 		free(b);
 		return fail(err, errlen, -EINVAL, path, "no fmt or data chunk");
 	}
+	w->b = b;
+	w->data = data;
+	w->data_len = data_len;
+	w->format = format;
+	w->channels = channels;
+	w->bits = bits;
+	w->rate = rate;
+	return 0;
+}
+
+int mw_wav_read_pcm(const char *path, int16_t **pcm, size_t *n, unsigned *rate,
+		char *err, size_t errlen)
+{
+	struct wav_in w;
+	size_t i, samples;
+	int16_t *out;
+	int rc;
+
+	*pcm = NULL;
+	*n = 0;
+	rc = wav_load(path, &w, err, errlen);
+	if(rc < 0)
+		return rc;
+	if(w.channels != 1 || !((w.format == WAV_FMT_PCM && w.bits == 16 &&
+									(w.rate == 8000 || w.rate == 16000)) ||
+								  (w.format == WAV_FMT_ULAW && w.bits == 8 &&
+										  w.rate == 8000))) {
+		free(w.b);
+		return fail(err, errlen, -EINVAL, path,
+				"must be mono 16-bit PCM at 8000 or 16000 Hz, or 8 kHz "
+				"mu-law");
+	}
+	samples = w.format == WAV_FMT_ULAW ? w.data_len : w.data_len / 2;
+	out = malloc(samples ? samples * sizeof(int16_t) : 2);
+	if(out == NULL) {
+		free(w.b);
+		return fail(err, errlen, -ENOMEM, path, "out of memory");
+	}
+	if(w.format == WAV_FMT_ULAW)
+		mw_g711_decode(0, w.data, samples, out);
+	else
+		for(i = 0; i < samples; i++)
+			out[i] = (int16_t)le16(w.data + 2 * i);
+	free(w.b);
+	*pcm = out;
+	*n = samples;
+	*rate = w.rate;
+	return 0;
+}
+
+int mw_wav_read_ulaw(
+		const char *path, uint8_t **ulaw, size_t *len, char *err, size_t errlen)
+{
+	struct wav_in w;
+	uint8_t *b, *out;
+	const uint8_t *data;
+	size_t data_len;
+	uint16_t format, channels, bits;
+	uint32_t rate;
+	int rc;
+
+	*ulaw = NULL;
+	*len = 0;
+	rc = wav_load(path, &w, err, errlen);
+	if(rc < 0)
+		return rc;
+	b = w.b;
+	data = w.data;
+	data_len = w.data_len;
+	format = w.format;
+	channels = w.channels;
+	bits = w.bits;
+	rate = w.rate;
 	if(channels != 1 || rate != 8000 ||
 			!((format == WAV_FMT_PCM && bits == 16) ||
 					(format == WAV_FMT_ULAW && bits == 8))) {
@@ -158,7 +239,7 @@ static void put16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)(v >> 8);
 }
 
-static void header(uint8_t h[44], uint32_t data_bytes)
+static void header(uint8_t h[44], uint32_t data_bytes, uint32_t rate)
 {
 	memcpy(h, "RIFF", 4);
 	put32(h + 4, 36 + data_bytes);
@@ -166,8 +247,8 @@ static void header(uint8_t h[44], uint32_t data_bytes)
 	put32(h + 16, 16);
 	put16(h + 20, WAV_FMT_PCM);
 	put16(h + 22, 1);		 /* channels */
-	put32(h + 24, 8000);	 /* sample rate */
-	put32(h + 28, 8000 * 2); /* byte rate */
+	put32(h + 24, rate);	 /* sample rate */
+	put32(h + 28, rate * 2); /* byte rate */
 	put16(h + 32, 2);		 /* block align */
 	put16(h + 34, 16);		 /* bits */
 	memcpy(h + 36, "data", 4);
@@ -176,15 +257,21 @@ static void header(uint8_t h[44], uint32_t data_bytes)
 
 int mw_wav_create(struct mw_wav_out *w, const char *path)
 {
+	return mw_wav_create_rate(w, path, 8000);
+}
+
+int mw_wav_create_rate(struct mw_wav_out *w, const char *path, unsigned rate)
+{
 	uint8_t h[44];
 
 	w->data_bytes = 0;
+	w->rate = rate ? rate : 8000;
 	w->f = fopen(path, "wb");
 	if(w->f == NULL)
 		return -errno;
 	/* big stdio buffer: one write(2) every ~4 s of audio */
 	setvbuf(w->f, NULL, _IOFBF, 64 * 1024);
-	header(h, 0);
+	header(h, 0, w->rate);
 	if(fwrite(h, 1, sizeof(h), w->f) != sizeof(h)) {
 		fclose(w->f);
 		w->f = NULL;
@@ -222,7 +309,7 @@ int mw_wav_close(struct mw_wav_out *w)
 
 	if(w->f == NULL)
 		return 0;
-	header(h, w->data_bytes);
+	header(h, w->data_bytes, w->rate ? w->rate : 8000);
 	if(fseek(w->f, 0, SEEK_SET) != 0 ||
 			fwrite(h, 1, sizeof(h), w->f) != sizeof(h))
 		rc = -EIO;

@@ -19,15 +19,22 @@
  * -errno and writes a one-line reason into err. */
 int mw_wav_read_ulaw(const char *path, uint8_t **ulaw, size_t *len, char *err,
 		size_t errlen);
+/* The same for 8000 or 16000 Hz mono files (16-bit PCM, or 8 kHz μ-law),
+ * as linear PCM (*pcm malloc'ed, *n samples) at the file's *rate. */
+int mw_wav_read_pcm(const char *path, int16_t **pcm, size_t *n, unsigned *rate,
+		char *err, size_t errlen);
 
 /* A recording being written; owned by the call that opened it. */
 struct mw_wav_out
 {
 	FILE *f;
 	uint32_t data_bytes;
+	uint32_t rate; /* samples per second in the header */
 };
 
 int mw_wav_create(struct mw_wav_out *w, const char *path);
+/* The same at another sample rate (16000 for wideband recordings). */
+int mw_wav_create_rate(struct mw_wav_out *w, const char *path, unsigned rate);
 /* Appends samples (buffered by stdio; the header is completed at close). */
 int mw_wav_append(struct mw_wav_out *w, const int16_t *pcm, size_t n);
 int mw_wav_close(struct mw_wav_out *w);

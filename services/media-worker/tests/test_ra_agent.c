@@ -4,10 +4,12 @@
  * + mw_twilio encoders): greeting and its mark, echo in 200 ms chunks
  * with marks, echo delay, DTMF report/echo, clear on '*', the per-call
  * events file and recording, and the silent/hangup-after/close-after
- * modes. The agent binary is the one built next to this test.
+ * modes; the same in the L16 wideband mode (binary 16 kHz audio, jambonz
+ * control messages). The agent binary is the one built next to this test.
  */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -27,6 +29,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "mw_l16.h"
 #include "mw_twilio.h"
 #include "mw_ws.h"
 
@@ -530,6 +533,209 @@ static void test_modes(void **state)
 	agent_stop(&a);
 }
 
+/* ---- L16 wideband mode --------------------------------------------------- */
+
+/* The fake worker's view of an L16 call */
+struct lw
+{
+	struct event_base *base;
+	struct mw_ws *ws;
+	struct mw_twilio_stream ids;
+	int opened, closed, close_code, frames, marks, clears, hangups, other;
+	size_t bytes;
+	uint8_t audio[65536];
+	char mark_names[64][32];
+	char digits[16];
+	int ndigits;
+};
+
+static void lw_text(struct lw *w, char *json, int n)
+{
+	assert_true(n > 0);
+	assert_int_equal(mw_ws_send_text(w->ws, json, (size_t)n), 0);
+	free(json);
+}
+
+static void lw_on_open(struct mw_ws *ws, void *arg)
+{
+	((struct lw *)arg)->opened = 1;
+}
+
+static void lw_on_message(struct mw_ws *ws, int is_text, const uint8_t *data,
+		size_t len, void *arg)
+{
+	struct lw *w = arg;
+	struct mw_twilio_in in;
+	char *json;
+
+	if(!is_text) {
+		assert_true(w->bytes + len <= sizeof(w->audio));
+		memcpy(w->audio + w->bytes, data, len);
+		w->bytes += len;
+		w->frames++;
+		return;
+	}
+	mw_l16_parse((const char *)data, len, &in);
+	switch(in.type) {
+		case MW_TW_MARK:
+			assert_true(w->marks < 64);
+			snprintf(w->mark_names[w->marks++], 32, "%s", in.name);
+			/* played at once, as a playout would */
+			lw_text(w, json, mw_l16_mark(in.name, 0, &json));
+			break;
+		case MW_TW_CLEAR:
+			w->clears++;
+			break;
+		case MW_TW_HANGUP:
+			w->hangups++;
+			break;
+		case MW_TW_SEND_DTMF:
+			strncat(w->digits, in.name,
+					sizeof(w->digits) - strlen(w->digits) - 1);
+			w->ndigits++;
+			break;
+		default:
+			w->other++;
+			break;
+	}
+	mw_twilio_in_free(&in);
+}
+
+static void lw_on_close(
+		struct mw_ws *ws, int code, const char *reason, void *arg)
+{
+	struct lw *w = arg;
+
+	w->closed = 1;
+	w->close_code = code;
+}
+
+static const struct mw_ws_cbs lw_cbs = {lw_on_open, lw_on_message, lw_on_close};
+
+/* Relative power of 'hz' in the L16 bytes (Goertzel), vs amplitude 8000. */
+static double l16_power(const uint8_t *b, size_t bytes, double hz)
+{
+	double k = 2 * cos(2 * M_PI * hz / 16000), s1 = 0, s2 = 0, x;
+	size_t i, n = bytes / 2;
+	int16_t v;
+
+	for(i = 0; i < n; i++) {
+		mw_l16_decode(b + 2 * i, 1, &v);
+		x = v + k * s1 - s2;
+		s2 = s1;
+		s1 = x;
+	}
+	return (s1 * s1 + s2 * s2 - k * s1 * s2) / ((double)n * n) /
+		   (8000.0 * 8000 / 4);
+}
+
+static void test_l16(void **state)
+{
+	static const char *const keys[] = {"from", "did"};
+	static const char *const vals[] = {"+15550001111", "+14155550100"};
+	struct mw_ws_client_opts o = {0};
+	struct agent a;
+	struct lw *w = calloc(1, sizeof(*w));
+	uint8_t frame[MW_L16_FRAME_BYTES];
+	char url[64], path[256], *json;
+	uint8_t hdr[44];
+	json_t *ev, *e, *viol, *v;
+	const char *k;
+	FILE *f;
+	int i;
+
+	/* a 6 kHz greeting only a 16 kHz stream can carry */
+	agent_start(&a, "--greeting-tone", "6000:200", "--dtmf-echo", NULL);
+	w->base = event_base_new();
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/stream", a.port);
+	o.url = url;
+	o.subprotocols = MW_L16_SUBPROTOCOL;
+	assert_int_equal(mw_ws_connect(w->base, NULL, &o, &lw_cbs, w, &w->ws), 0);
+	assert_true(run_until(w->base, &w->opened, 1, 3000));
+	assert_string_equal(mw_ws_subprotocol(w->ws), MW_L16_SUBPROTOCOL);
+	mw_twilio_stream_init(&w->ids);
+	lw_text(w, json, mw_l16_metadata(&w->ids, keys, vals, 2, &json));
+	/* greeting: 200 ms as two 100 ms binary frames, then its mark */
+	assert_true(run_until(w->base, &w->marks, 1, 3000));
+	assert_int_equal(w->frames, 2);
+	assert_int_equal(w->bytes, 2 * 3200);
+	assert_string_equal(w->mark_names[0], "greeting");
+	assert_true(l16_power(w->audio, w->bytes, 6000) > 0.8);
+	/* 1 s of caller audio in 20 ms frames -> five 200 ms echoes + marks */
+	for(i = 0; i < 50; i++) {
+		memset(frame, 0x10 + i / 10, sizeof(frame));
+		assert_int_equal(mw_ws_send_binary(w->ws, frame, sizeof(frame)), 0);
+	}
+	assert_true(run_until(w->base, &w->marks, 6, 3000));
+	assert_int_equal(w->frames, 2 + 5);
+	assert_int_equal(w->bytes, 6400 + 5 * 6400);
+	for(i = 0; i < 5; i++) {
+		assert_int_equal(w->audio[6400 + 6400 * i], 0x10 + i);
+		assert_int_equal(w->audio[6400 + 6400 * i + 6399], 0x10 + i);
+	}
+	assert_string_equal(w->mark_names[5], "echo-5");
+	/* DTMF in jambonz's shape, echoed as ours; '*' makes it killAudio */
+	lw_text(w, json, mw_l16_dtmf('5', 100, &json));
+	lw_text(w, json, mw_l16_dtmf('*', 100, &json));
+	assert_true(run_until(w->base, &w->ndigits, 2, 3000));
+	assert_string_equal(w->digits, "5*");
+	assert_int_equal(w->clears, 1);
+	assert_int_equal(w->other, 0);
+	/* the worker ends the call: close 1000, no "stop" in this protocol */
+	assert_int_equal(mw_ws_close(w->ws, 1000, "call ended"), 0);
+	assert_true(run_until(w->base, &w->closed, 1, 3000));
+
+	snprintf(
+			path, sizeof(path), "%s/events/%s.jsonl", a.dir, w->ids.stream_sid);
+	{
+		struct fw dummy = {0};
+		dummy.tw = w->ids;
+		ev = events_of(&a, &dummy);
+	}
+	e = event_find(ev, "start", 0);
+	assert_string_equal(
+			json_string_value(json_object_get(e, "protocol")), "l16");
+	assert_string_equal(
+			json_string_value(json_object_get(e, "callSid")), w->ids.call_sid);
+	assert_int_equal(json_integer_value(json_object_get(
+							 json_object_get(e, "mediaFormat"), "sampleRate")),
+			16000);
+	assert_string_equal(json_string_value(json_object_get(
+								json_object_get(e, "customParameters"), "did")),
+			"+14155550100");
+	assert_string_equal(json_string_value(json_object_get(
+								event_find(ev, "dtmf", 1), "digit")),
+			"*");
+	e = event_find(ev, "closed", 0);
+	assert_int_equal(json_integer_value(json_object_get(e, "code")), 1000);
+	assert_true(json_is_true(json_object_get(e, "stop_received")));
+	assert_int_equal(json_integer_value(json_object_get(e, "media")), 50);
+	assert_int_equal(
+			json_integer_value(json_object_get(e, "media_bytes")), 50 * 640);
+	assert_int_equal(json_integer_value(json_object_get(e, "marks_echoed")), 6);
+	viol = json_object_get(e, "violations");
+	json_object_foreach(viol, k, v)
+	{
+		if(json_integer_value(v) != 0)
+			fail_msg(
+					"violation %s = %lld", k, (long long)json_integer_value(v));
+	}
+	json_decref(ev);
+	/* the recording is 16 kHz: 50 frames of 320 samples */
+	snprintf(path, sizeof(path), "%s/rec/%s.wav", a.dir, w->ids.stream_sid);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fread(hdr, 1, 44, f), 44);
+	fclose(f);
+	assert_int_equal(hdr[24] | hdr[25] << 8 | hdr[26] << 16, 16000);
+	assert_int_equal(hdr[40] | hdr[41] << 8 | hdr[42] << 16, 50 * 640);
+	mw_ws_free(w->ws);
+	pump(w->base, 5);
+	event_base_free(w->base);
+	free(w);
+	agent_stop(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -537,6 +743,7 @@ int main(void)
 			cmocka_unit_test(test_violations_counted),
 			cmocka_unit_test(test_echo_delay),
 			cmocka_unit_test(test_modes),
+			cmocka_unit_test(test_l16),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
