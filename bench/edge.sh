@@ -53,7 +53,7 @@ for variant in stock byoc; do
 		log "edge: $variant step $r calls/s"
 		read -r ok bad el < <(sipp_load "127.0.0.1:$SIG_PORT" "$SIPP_UAC" "$DID" "$r" \
 			$((r * E_STEP_SECONDS)) -i 127.0.0.2 -d 0)
-		f=$(awk -v b="$bad" -v o="$ok" 'BEGIN { print (o + b > 0 && b / (o + b) < 0.01) ? 1 : 0 }')
+		f=$(awk -v b="$bad" -v o="$ok" 'BEGIN { print ((o + b > 0 && b / (o + b) < 0.01) ? 1 : 0) }')
 		E[$variant.step$r]="$(awk -v n="$ok" -v t="$el" 'BEGIN { printf "%.0f", n / t }') cps, $bad failed"
 		if [ "$f" = 1 ]; then
 			E[$variant.sat]=$r
