@@ -60,9 +60,11 @@
 enum ra_mode
 {
 	RA_ECHO,
-	RA_SILENT,		 /* never sends anything (AI silence) */
-	RA_HANGUP_AFTER, /* echo, then {"event":"hangup"} after N s */
-	RA_CLOSE_AFTER	 /* echo, then closes the socket (1000) after N s */
+	RA_SILENT,		   /* never sends anything (AI silence) */
+	RA_HANGUP_AFTER,   /* echo, then {"event":"hangup"} after N s */
+	RA_CLOSE_AFTER,	   /* echo, then closes the socket (1000) after N s */
+	RA_TRANSFER_AFTER, /* echo, then {"event":"transfer"} after N s */
+	RA_FAIL_AFTER	   /* echo, then closes with 1011 (a failure) after N s */
 };
 
 /* Options and shared read-only data; owned by main. */
@@ -74,6 +76,8 @@ struct ra
 	int after_s;
 	int echo_delay_ms;
 	int dtmf_echo;
+	const char *xfer_target; /* transfer-after: the target */
+	char xfer_hdr[2][128];	 /* transfer-after: one context header */
 	const char *record_dir, *events_dir;
 	uint8_t *greeting; /* μ-law 8 kHz, or NULL */
 	size_t greeting_len;
@@ -398,7 +402,29 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	if(c->closed)
 		return;
-	if(c->ra->mode == RA_HANGUP_AFTER) {
+	if(c->ra->mode == RA_TRANSFER_AFTER) {
+		json_t *t = json_pack("{s:s}", "target", c->ra->xfer_target);
+		json_t *o;
+		char *txt;
+		if(t != NULL && c->ra->xfer_hdr[0][0])
+			json_object_set_new(t, "headers",
+					json_pack("{s:s}", c->ra->xfer_hdr[0], c->ra->xfer_hdr[1]));
+		o = json_pack("{s:s, s:s, s:o}", "event", "transfer", "streamSid",
+				c->stream_sid, "transfer", t);
+		txt = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+		MW_INFO("call %s: asking for a transfer to %s", cid(c),
+				c->ra->xfer_target);
+		if(txt != NULL)
+			send_json(c, snprintf(c->ra->out, RA_OUT_MAX, "%s", txt));
+		free(txt);
+		json_decref(o);
+		ev_write(c, json_pack("{s:s, s:s}", "event", "transfer_sent", "target",
+							c->ra->xfer_target));
+	} else if(c->ra->mode == RA_FAIL_AFTER) {
+		MW_INFO("call %s: failing (fail-after=%d)", cid(c), c->ra->after_s);
+		ev_write(c, json_pack("{s:s}", "event", "fail_sent"));
+		mw_ws_close(c->ws, 1011, "ref-agent fail-after");
+	} else if(c->ra->mode == RA_HANGUP_AFTER) {
 		MW_INFO("call %s: sending hangup (hangup-after=%d)", cid(c),
 				c->ra->after_s);
 		if(c->l16)
@@ -517,7 +543,8 @@ static void on_start(struct ra_call *c, json_t *root)
 		send_media(c, greeting + off, n < gchunk ? n : gchunk);
 	}
 	send_tracked_mark(c, 0);
-	if(c->ra->mode == RA_HANGUP_AFTER || c->ra->mode == RA_CLOSE_AFTER) {
+	if(c->ra->mode == RA_HANGUP_AFTER || c->ra->mode == RA_CLOSE_AFTER ||
+			c->ra->mode == RA_TRANSFER_AFTER || c->ra->mode == RA_FAIL_AFTER) {
 		c->timer = evtimer_new(c->ra->base, timer_cb, c);
 		if(c->timer != NULL)
 			evtimer_add(c->timer, &tv);
@@ -677,6 +704,20 @@ static void on_message(struct mw_ws *ws, int is_text, const uint8_t *data,
 		on_mark_echo(c, root);
 	} else if(strcmp(ev, "dtmf") == 0) {
 		on_dtmf(c, root);
+	} else if(strcmp(ev, "transfer_status") == 0) {
+		/* the worker's extension: how our transfer went */
+		json_t *t = json_object_get(root, "transfer");
+		const char *st = json_string_value(json_object_get(t, "status"));
+		MW_INFO("call %s: transfer %s", cid(c), st ? st : "?");
+		ev_write(c,
+				json_pack("{s:s, s:s, s:O, s:O}", "event", "transfer_status",
+						"status", st ? st : "", "code",
+						json_object_get(t, "code") ? json_object_get(t, "code")
+												   : json_null(),
+						"target",
+						json_object_get(t, "target")
+								? json_object_get(t, "target")
+								: json_null()));
 	} else if(strcmp(ev, "stop") == 0) {
 		c->stopped = 1;
 		MW_INFO("call %s: stop", cid(c));
@@ -859,7 +900,11 @@ static void usage(FILE *f)
 			"  --greeting-tone HZ:MS generated sine greeting instead (HZ < "
 			"8000)\n"
 			"  --mode MODE           echo (default) | silent | hangup-after=N |"
-			" close-after=N  (N seconds after start)\n"
+			" close-after=N | transfer-after=N | fail-after=N  (N seconds "
+			"after start)\n"
+			"  --transfer-target T   transfer-after: E.164 or SIP URI "
+			"(+14155550199)\n"
+			"  --transfer-header N:V transfer-after: one X- context header\n"
 			"  --echo-delay-ms MS    echo audio this old (default 0, max %d)\n"
 			"  --dtmf-echo           send each DTMF digit back (dtmf "
 			"extension)\n"
@@ -892,6 +937,12 @@ static int parse_mode(struct ra *ra, const char *s)
 	} else if(strncmp(s, "close-after=", 12) == 0) {
 		ra->mode = RA_CLOSE_AFTER;
 		s += 12;
+	} else if(strncmp(s, "transfer-after=", 15) == 0) {
+		ra->mode = RA_TRANSFER_AFTER;
+		s += 15;
+	} else if(strncmp(s, "fail-after=", 11) == 0) {
+		ra->mode = RA_FAIL_AFTER;
+		s += 11;
 	} else {
 		return -EINVAL;
 	}
@@ -999,7 +1050,8 @@ int main(int argc, char **argv)
 			{"dtmf-echo", 0, NULL, 'D'}, {"record-dir", 1, NULL, 'r'},
 			{"events-dir", 1, NULL, 'e'}, {"stats-s", 1, NULL, 's'},
 			{"log-level", 1, NULL, 'L'}, {"help", 0, NULL, 'h'},
-			{NULL, 0, NULL, 0}};
+			{"transfer-target", 1, NULL, 'T'},
+			{"transfer-header", 1, NULL, 'H'}, {NULL, 0, NULL, 0}};
 	struct ra *ra = calloc(1, sizeof(*ra));
 	const char *listen = "127.0.0.1:8765", *cert = NULL, *key = NULL;
 	const char *greeting = NULL, *tone = NULL;
@@ -1045,6 +1097,23 @@ int main(int argc, char **argv)
 			case 'D':
 				ra->dtmf_echo = 1;
 				break;
+			case 'T':
+				ra->xfer_target = optarg;
+				break;
+			case 'H': {
+				const char *colon = strchr(optarg, ':');
+				if(colon == NULL || colon == optarg ||
+						(size_t)(colon - optarg) >= sizeof(ra->xfer_hdr[0]) ||
+						strlen(colon + 1) >= sizeof(ra->xfer_hdr[1])) {
+					fprintf(stderr, "bad --transfer-header %s\n", optarg);
+					return 2;
+				}
+				snprintf(ra->xfer_hdr[0], sizeof(ra->xfer_hdr[0]), "%.*s",
+						(int)(colon - optarg), optarg);
+				snprintf(ra->xfer_hdr[1], sizeof(ra->xfer_hdr[1]), "%s",
+						colon + 1);
+				break;
+			}
 			case 'r':
 				ra->record_dir = optarg;
 				break;
@@ -1084,6 +1153,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bad --listen %s (IP:PORT or [IPv6]:PORT)\n", listen);
 		return 2;
 	}
+	if(ra->xfer_target == NULL)
+		ra->xfer_target = "+14155550199";
 	if(greeting != NULL) {
 		int16_t *pcm = NULL;
 		size_t n = 0;
@@ -1131,10 +1202,12 @@ int main(int argc, char **argv)
 	MW_NOTICE("byoc-ref-agent listening on %s://%s (mode %s, greeting %zu ms, "
 			  "echo delay %d ms)",
 			ra->ssl ? "wss" : "ws", listen,
-			ra->mode == RA_ECHO			  ? "echo"
-			: ra->mode == RA_SILENT		  ? "silent"
-			: ra->mode == RA_HANGUP_AFTER ? "hangup-after"
-										  : "close-after",
+			ra->mode == RA_ECHO				? "echo"
+			: ra->mode == RA_SILENT			? "silent"
+			: ra->mode == RA_HANGUP_AFTER	? "hangup-after"
+			: ra->mode == RA_TRANSFER_AFTER ? "transfer-after"
+			: ra->mode == RA_FAIL_AFTER		? "fail-after"
+											: "close-after",
 			ra->greeting_len / 8, ra->echo_delay_ms);
 	event_base_dispatch(ra->base);
 

@@ -15,8 +15,10 @@
 #include "mw_admin.h"
 #include "mw_call.h"
 #include "mw_config.h"
+#include "mw_jobs.h"
 #include "mw_log.h"
 #include "mw_metrics.h"
+#include "mw_record.h"
 #include "mw_registry.h"
 #include "mw_sip.h"
 #include "mw_thread.h"
@@ -28,6 +30,8 @@ struct worker
 	struct mw_status st;
 	struct mw_thread *t;
 	struct mw_registry *reg;
+	struct mw_record *rec; /* events and call records */
+	struct mw_jobs *jobs;  /* outbound jobs (NULL: not taking any) */
 	struct mw_admin *admin;
 	struct mw_ua *ua;
 	SSL_CTX *ssl;
@@ -43,12 +47,29 @@ static void removed_cb(void *arg)
 	event_base_loopbreak(w->t[0].base);
 }
 
+#define EXIT_FLUSH_MS 5000 /* last records and job outcomes to Redis */
+
+static void records_flushed_cb(void *arg)
+{
+	struct worker *w = arg;
+
+	mw_registry_remove(w->reg, removed_cb, w);
+}
+
+static void jobs_flushed_cb(void *arg)
+{
+	struct worker *w = arg;
+
+	mw_record_flush(w->rec, EXIT_FLUSH_MS, records_flushed_cb, w);
+}
+
 static void drained_cb(void *arg)
 {
 	struct worker *w = arg;
 
 	MW_NOTICE("drained: no call left");
-	mw_registry_remove(w->reg, removed_cb, w);
+	/* every call's record and job outcome reaches Redis before we go */
+	mw_jobs_flush(w->jobs, EXIT_FLUSH_MS, jobs_flushed_cb, w);
 }
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -58,6 +79,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	if(++w->signals == 1) {
 		MW_NOTICE("%s: draining (grace %us; again to hang up at once)",
 				sig == SIGTERM ? "SIGTERM" : "SIGINT", w->cfg.drain_grace_s);
+		mw_jobs_drain(w->jobs);
 		mw_ua_drain(w->ua, drained_cb, w);
 	} else if(w->signals == 2) {
 		MW_NOTICE("second signal: hanging up the remaining calls now");
@@ -127,6 +149,16 @@ int main(int argc, char **argv)
 	if((rc = mw_ua_new(
 				w.t, w.cfg.threads, &w.cfg, &w.st, w.reg, w.ssl, &w.ua)) < 0)
 		return 1;
+	if((rc = mw_record_new(w.t[0].base, &w.cfg, &w.rec)) < 0) {
+		MW_ERR("records: %s", strerror(-rc));
+		return 1;
+	}
+	mw_ua_set_record(w.ua, w.rec);
+	if(w.cfg.jobs &&
+			(rc = mw_jobs_new(w.t[0].base, &w.cfg, w.ua, w.rec, &w.jobs)) < 0) {
+		MW_ERR("jobs: %s", strerror(-rc));
+		return 1;
+	}
 	w.sigterm = evsignal_new(w.t[0].base, SIGTERM, signal_cb, &w);
 	w.sigint = evsignal_new(w.t[0].base, SIGINT, signal_cb, &w);
 	if(!w.sigterm || !w.sigint || event_add(w.sigterm, NULL) < 0 ||
@@ -145,11 +177,17 @@ int main(int argc, char **argv)
 			w.cfg.rtp_ip, w.cfg.rtp_min, w.cfg.rtp_max, w.cfg.threads,
 			w.cfg.capacity, w.cfg.admin_ip, w.cfg.admin_port, w.cfg.redis_host,
 			w.cfg.redis_port, w.cfg.redis_db);
+	if(w.cfg.edge_ip[0])
+		MW_INFO("outbound calls via the edge at %s:%u%s", w.cfg.edge_ip,
+				w.cfg.edge_port,
+				w.jobs ? "; taking jobs from " MW_JOBS_STREAM : "");
 
 	event_base_dispatch(w.t[0].base);
 
 	mw_threads_join(w.t, w.cfg.threads);
+	mw_jobs_free(w.jobs);
 	mw_ua_free(w.ua);
+	mw_record_free(w.rec);
 	mw_admin_free(w.admin);
 	mw_registry_free(w.reg);
 	event_free(w.sigterm);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "br_model.h"
 #include "mw_g711.h"
 #include "mw_l16.h"
@@ -108,6 +110,22 @@ int mw_ai_bye(struct mw_ai *ai)
 	if(ai->proto == BR_AI_L16)
 		return 0;
 	return send_text(ai, txt, mw_twilio_stop(&ai->tw, &txt));
+}
+
+int mw_ai_transfer_status(
+		struct mw_ai *ai, const char *target, const char *status, int code)
+{
+	char *txt = NULL;
+	json_t *o;
+
+	if(ai->proto != BR_AI_L16)
+		return send_text(ai, txt,
+				mw_twilio_transfer_status(&ai->tw, target, status, code, &txt));
+	o = json_pack("{s:s, s:{s:s, s:s, s:i}}", "type", "transfer_status", "data",
+			"target", target, "status", status, "code", code);
+	txt = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(o);
+	return send_text(ai, txt, txt ? (int)strlen(txt) : -ENOMEM);
 }
 
 /* Room for n samples in the decode buffer. */

@@ -56,6 +56,12 @@ int mw_ai_dtmf(struct mw_ai *ai, char digit, int duration_ms);
 int mw_ai_mark(struct mw_ai *ai, const char *name, int cleared);
 /* The call ended: Twilio's "stop" (L16 has none: the close says it). */
 int mw_ai_bye(struct mw_ai *ai);
+/* Our extension: how a transfer the backend asked for went; status
+ * "accepted", "completed" or "failed", code the SIP status behind it (0:
+ * none). Twilio: {"event":"transfer_status",...,"transfer":{"target",
+ * "status","code"}}; L16: {"type":"transfer_status","data":{...}}. */
+int mw_ai_transfer_status(
+		struct mw_ai *ai, const char *target, const char *status, int code);
 
 /* One frame from the backend. For MW_TW_MEDIA, pcm/samples hold the
  * audio at mw_ai_rate (in the ai's buffer, valid until the next

@@ -20,13 +20,17 @@
 
 #include "br_secret.h"
 #include "mw_call.h"
+#include "mw_call_int.h"
+#include "mw_cdr.h"
 #include "mw_config.h"
+#include "mw_dial.h"
 #include "mw_log.h"
 #include "mw_metrics.h"
 #include "mw_registry.h"
 #include "mw_sip.h"
 #include "mw_thread.h"
 #include "mw_ws.h"
+#include "mw_xfer.h"
 
 #define ACK_WAIT_S 32			  /* 64*T1: no ACK -> BYE (RFC 3261 13.3.1.4) */
 #define SETUP_GUARD_MS 2000		  /* beyond the AI connect timeout */
@@ -57,6 +61,8 @@ static const struct
 		[MW_END_SHUTDOWN] = {41, "worker shutting down", MW_C_END_SHUTDOWN},
 		[MW_END_CANCELLED] = {487, "cancelled", MW_C_CALL_CANCELLED},
 		[MW_END_REFUSED] = {0, "refused", MW_C__MAX},
+		[MW_END_TRANSFERRED] = {16, "call transferred", MW_C_END_TRANSFERRED},
+		[MW_END_AI_FAILED] = {41, "AI backend failed", MW_C_END_AI_FAILED},
 };
 
 const char *mw_call_state_name(int s)
@@ -68,6 +74,8 @@ const char *mw_call_mstate_name(int s)
 {
 	return s >= 0 && s < MW_CM__MAX ? mstate_names[s] : "?";
 }
+
+static uint64_t call_serial; /* short ids for logs; SIP thread only */
 
 static void call_set_state(struct mw_call *c, enum mw_call_state s)
 {
@@ -99,7 +107,9 @@ static int64_t now_us(void)
 
 struct msg_text
 {
-	int code; /* end / cause */
+	int code;	   /* end / cause */
+	int detail;	   /* AI_CLOSED: the WebSocket close code */
+	uint16_t port; /* FAILED: the RTP port bound (AI failure) */
 	char text[160];
 };
 
@@ -124,6 +134,7 @@ static void s_on_failed(struct mw_thread *t, void *obj, void *data, size_t len);
 static void s_on_hangup(struct mw_thread *t, void *obj, void *data, size_t len);
 static void s_on_done(struct mw_thread *t, void *obj, void *data, size_t len);
 static void s_on_info(struct mw_thread *t, void *obj, void *data, size_t len);
+static void m_connect_ai(struct mw_call *c, struct mw_thread *t);
 
 static void post(struct mw_thread *t, mw_thread_fn fn, struct mw_call *c,
 		const void *data, size_t len)
@@ -138,9 +149,13 @@ static void post(struct mw_thread *t, mw_thread_fn fn, struct mw_call *c,
 static void maybe_done(struct mw_call *c)
 {
 	if(c->state != MW_CALL_ENDING || c->redis_pending || c->bye_sent ||
-			(c->media_posted && !c->media_done))
+			(c->media_posted && !c->media_done) || mw_dial_holding(c))
 		return;
 	call_set_state(c, MW_CALL_ENDED);
+	/* no call ends without its record */
+	mw_cdr_final(c);
+	if(c->dial)
+		mw_dial_ended(c);
 	mw_ua_call_done(c->ua, c);
 }
 
@@ -167,6 +182,8 @@ static void call_refuse(struct mw_call *c, int code, const char *reason,
 	if(c->ist)
 		mw_ua_respond(c->ua, c->ist, code, reason, c->local_tag, hdrs, NULL,
 				NULL, NULL);
+	c->cdr.sip_code = code;
+	snprintf(c->cdr.reason, sizeof(c->cdr.reason), "%s", reason ? reason : "");
 	if(ctr < MW_C__MAX)
 		MW_COUNT(ctr);
 	MW_INFO("call %llu %s refused: %d %s", (unsigned long long)c->serial,
@@ -589,6 +606,13 @@ static void agent_cb(void *arg, int rc, const br_agent_t *a, const char *err)
 		}
 	}
 	c->max_duration = a->max_duration;
+	c->fail_policy = a->fail_policy;
+	snprintf(c->fail_target, sizeof(c->fail_target), "%s", a->fail_target);
+	snprintf(c->cdr.tenant, sizeof(c->cdr.tenant), "%s", a->tenant);
+	if(c->outbound) {
+		mw_dial_on_agent(c, a);
+		goto out;
+	}
 	if(!c->ist ||
 			mw_call_params(&c->setup, c->ist->orig_request, a->params) < 0) {
 		call_refuse(c, 500, NULL, NULL, MW_C__MAX);
@@ -603,7 +627,6 @@ int mw_call_new(struct mw_ua *ua, osip_transaction_t *ist,
 		osip_message_t *invite, const struct mw_peer *peer,
 		struct mw_call **out)
 {
-	static uint64_t serial; /* SIP thread only */
 	const struct mw_config *cfg = mw_ua_config(ua);
 	osip_generic_param_t *ftag = NULL;
 	struct mw_call *c;
@@ -617,7 +640,7 @@ int mw_call_new(struct mw_ua *ua, osip_transaction_t *ist,
 	if(!c)
 		return -ENOMEM;
 	c->ua = ua;
-	c->serial = ++serial;
+	c->serial = ++call_serial;
 	c->st = mw_thread_self();
 	if(mw_sip_call_id(invite, cid, sizeof(cid)) > 0)
 		c->call_id = strdup(cid);
@@ -643,6 +666,7 @@ int mw_call_new(struct mw_ua *ua, osip_transaction_t *ist,
 	/* from here on refusals answer the INVITE and end the call; the UA
 	 * links it first and frees it later */
 	mw_log_ctx(c->call_id);
+	mw_cdr_inbound(c, invite);
 	body = mw_sip_body(invite, &blen, ctype, sizeof(ctype));
 	if(body) {
 		rc = mw_sdp_parse(body, blen, &c->remote);
@@ -706,31 +730,27 @@ int mw_call_match(struct mw_call *c, osip_message_t *req)
 
 /* ---- answers from the media thread --------------------------------------- */
 
-static void s_on_ready(struct mw_thread *t, void *obj, void *data, size_t len)
+/* 200 OK with our SDP (port 'port'): an inbound call connected to its
+ * AI, or answered for the AI failure policy. */
+static void answer(struct mw_call *c, uint16_t port)
 {
-	struct mw_call *c = obj;
 	char body[MW_SDP_MAX];
 	osip_message_t *sent = NULL;
-	uint16_t port;
 	int n;
 
-	if(c->state != MW_CALL_CONNECTING || !c->ist)
-		return; /* cancelled meanwhile: STOP is on its way */
-	mw_log_ctx(c->call_id);
-	memcpy(&port, data, sizeof(port));
 	c->lsdp.port = port;
 	n = c->have_remote
 				? mw_sdp_answer(&c->lsdp, &c->remote, body, sizeof(body))
 				: mw_sdp_offer(&c->lsdp, MW_DIR_SENDRECV, body, sizeof(body));
 	if(n < 0) {
 		call_refuse(c, 500, NULL, NULL, MW_C_CALL_MEDIA_FAILED);
-		goto out;
+		return;
 	}
 	mw_ua_respond(c->ua, c->ist, 200, NULL, c->local_tag, NULL,
 			"application/sdp", body, &sent);
 	if(!sent) {
 		call_refuse(c, 500, NULL, NULL, MW_C_CALL_MEDIA_FAILED);
-		goto out;
+		return;
 	}
 	if(!c->dlg)
 		osip_dialog_init_as_uas(&c->dlg, c->ist->orig_request, sent);
@@ -741,6 +761,9 @@ static void s_on_ready(struct mw_thread *t, void *obj, void *data, size_t len)
 	osip_message_free(sent);
 	call_set_state(c, MW_CALL_ANSWERED);
 	c->t_answer_ms = mw_now_ms();
+	c->cdr.answer_at = mw_cdr_now();
+	c->cdr.sip_code = 200;
+	mw_cdr_event(c, "answered", "trunk", c->cdr.trunk, NULL, NULL);
 	MW_COUNT(MW_C_CALL_ANSWERED);
 	MW_INFO("call %llu %s answered in %lld ms (RTP port %u, %s)",
 			(unsigned long long)c->serial, c->call_id,
@@ -751,7 +774,25 @@ static void s_on_ready(struct mw_thread *t, void *obj, void *data, size_t len)
 		struct msg_remote m = {c->remote};
 		post(c->mt, m_on_start, c, &m, sizeof(m));
 	}
-out:
+}
+
+static void s_on_ready(struct mw_thread *t, void *obj, void *data, size_t len)
+{
+	struct mw_call *c = obj;
+	uint16_t port;
+
+	if(c->outbound || c->ai_failed) {
+		/* outbound: the AI is connected after the answer */
+		if(c->outbound && !c->ai_failed && c->state < MW_CALL_ENDING)
+			mw_cdr_event(c, "ai_connected", NULL, NULL, NULL, NULL);
+		return;
+	}
+	if(c->state != MW_CALL_CONNECTING || !c->ist)
+		return; /* cancelled meanwhile: STOP is on its way */
+	mw_log_ctx(c->call_id);
+	memcpy(&port, data, sizeof(port));
+	mw_cdr_event(c, "ai_connected", NULL, NULL, NULL, NULL);
+	answer(c, port);
 	mw_log_ctx(NULL);
 }
 
@@ -761,6 +802,14 @@ static void s_on_failed(struct mw_thread *t, void *obj, void *data, size_t len)
 	struct msg_text *m = data;
 
 	mw_log_ctx(c->call_id);
+	if(c->outbound && m->code && !c->cdr.answer_at) {
+		/* before the INVITE: no RTP port */
+		mw_dial_on_media_failed(c, m->text);
+		goto out;
+	}
+	if(!m->code && c->state < MW_CALL_ENDING &&
+			mw_policy_ai_failed(c, m->text, m->port))
+		goto out; /* the agent's failure policy runs the call now */
 	if(c->state == MW_CALL_CONNECTING) {
 		MW_WARN("call %llu %s: %s (%s): answering 503",
 				(unsigned long long)c->serial, c->call_id,
@@ -778,6 +827,7 @@ static void s_on_failed(struct mw_thread *t, void *obj, void *data, size_t len)
 	} else {
 		call_hangup(c, MW_END_AI_CLOSED, NULL);
 	}
+out:
 	mw_log_ctx(NULL);
 }
 
@@ -787,6 +837,19 @@ static void s_on_hangup(struct mw_thread *t, void *obj, void *data, size_t len)
 	struct msg_text *m = data;
 
 	mw_log_ctx(c->call_id);
+	/* the AI's connection dropped (not a normal close 1000): the agent's
+	 * failure policy may keep the caller */
+	if(m->code == MW_END_AI_CLOSED && m->detail != 1000 &&
+			c->state < MW_CALL_ENDING &&
+			mw_policy_ai_failed(c, "AI connection dropped", 0)) {
+		mw_log_ctx(NULL);
+		return;
+	}
+	if(c->ai_failed &&
+			(m->code == MW_END_AI_CLOSED || m->code == MW_END_AI_HANGUP)) {
+		mw_log_ctx(NULL);
+		return; /* the policy runs the call: late news of the AI */
+	}
 	call_hangup(c, (enum mw_call_end)m->code, m->text);
 	mw_log_ctx(NULL);
 }
@@ -883,6 +946,9 @@ void mw_call_on_ack(struct mw_call *c, osip_message_t *ack)
 	if(c->bye_after_ack) {
 		c->bye_after_ack = 0;
 		send_bye(c, c->bye_end, NULL);
+	} else if(c->policy_on_confirm && c->state == MW_CALL_CONFIRMED) {
+		c->policy_on_confirm = 0;
+		mw_policy_on_confirmed(c);
 	}
 out:
 	mw_log_ctx(NULL);
@@ -999,6 +1065,8 @@ void mw_call_on_request(
 		}
 	} else if(MSG_IS_INVITE(req) || MSG_IS_UPDATE(req)) {
 		on_offer(c, tr, req, MSG_IS_INVITE(req));
+	} else if(MSG_IS_NOTIFY(req)) {
+		mw_xfer_on_notify(c, tr, req);
 	} else if(MSG_IS_INFO(req)) {
 		char ctype[64];
 		size_t blen;
@@ -1024,6 +1092,14 @@ out:
 void mw_call_on_request_done(
 		struct mw_call *c, osip_transaction_t *tr, int code)
 {
+	osip_message_t *req = tr ? tr->orig_request : NULL;
+
+	if(req && MSG_IS_CANCEL(req))
+		return; /* the INVITE's final answer tells the outcome */
+	if(req && MSG_IS_REFER(req)) {
+		mw_xfer_on_refer_done(c, code);
+		return;
+	}
 	if(tr_is_info(tr)) {
 		if(code >= 300)
 			MW_LOG_LIMIT(MW_LOG_NOTICE, "call %s: INFO DTMF answered %d",
@@ -1045,6 +1121,13 @@ void mw_call_on_transaction_gone(struct mw_call *c, osip_transaction_t *tr)
 		c->ist = NULL;
 	if(tr == c->reinvite)
 		c->reinvite = NULL;
+	if(c->dial)
+		mw_dial_on_transaction_gone(c, tr);
+	if(tr->ctx_type == NICT && tr->orig_request &&
+			MSG_IS_REFER(tr->orig_request)) {
+		mw_xfer_on_refer_gone(c);
+		return;
+	}
 	if(tr->ctx_type == NICT && tr_is_info(tr)) {
 		/* ended without a final response callback */
 		c->info_busy = 0;
@@ -1060,6 +1143,10 @@ void mw_call_on_transaction_gone(struct mw_call *c, osip_transaction_t *tr)
 void mw_call_shutdown(struct mw_call *c)
 {
 	mw_log_ctx(c->call_id);
+	if(c->outbound && mw_dial_shutdown(c)) {
+		mw_log_ctx(NULL);
+		return;
+	}
 	if(c->state == MW_CALL_NEW || c->state == MW_CALL_CONNECTING)
 		call_refuse(c, 503, "Draining",
 				"Retry-After: 5\r\nReason: Q.850;cause=41;text=\"worker "
@@ -1086,6 +1173,8 @@ void mw_call_free(struct mw_call *c)
 		event_free(c->reaper);
 	if(c->dlg)
 		osip_dialog_free(c->dlg);
+	mw_dial_free(c->dial);
+	mw_xfer_free(c->xfer);
 	mw_call_setup_clear(&c->setup);
 	mw_ai_cleanup(&c->m.ai);
 	free(c->call_id);
@@ -1142,6 +1231,8 @@ static void m_fold_stats(struct mw_call *c, int64_t *max_jitter)
 	mw_metric_add(MW_C_PLAYOUT_DROPPED_MS,
 			s.playout_dropped_ms - f->playout_dropped_ms);
 	*f = s;
+	if(s.jitter_ms > c->m.cdr.jitter_max_ms)
+		c->m.cdr.jitter_max_ms = s.jitter_ms;
 	if(max_jitter && (int64_t)s.jitter_ms > *max_jitter)
 		*max_jitter = s.jitter_ms;
 }
@@ -1271,6 +1362,7 @@ static void m_dtmf_in(struct mw_call *c, char digit, int src, int duration_ms)
 	if(n < 0)
 		return;
 	MW_COUNT(ctr[src]);
+	c->m.cdr.dtmf_rx++;
 	if(!c->m.start_sent || c->m.stop_rx)
 		return;
 	MW_INFO("call %s: DTMF %c (%s, %d ms)", c->call_id, digit,
@@ -1296,6 +1388,7 @@ static void m_dtmf_out(struct mw_call *c, const char *digits)
 		if(c->setup.dtmf_mode == BR_DTMF_INFO) {
 			info[k++] = digits[i];
 			MW_COUNT(MW_C_DTMF_SENT_INFO);
+			c->m.cdr.dtmf_tx++;
 			continue;
 		}
 		rc = -ENOTSUP;
@@ -1313,6 +1406,8 @@ static void m_dtmf_out(struct mw_call *c, const char *digits)
 		if(rc < 0)
 			MW_LOG_LIMIT(MW_LOG_NOTICE, "call %s: AI digit %c not sent: %s",
 					c->call_id, digits[i], strerror(-rc));
+		else
+			c->m.cdr.dtmf_tx++;
 	}
 	if(k) {
 		info[k++] = 0;
@@ -1324,6 +1419,8 @@ static void on_mark(void *arg, const char *name)
 {
 	struct mw_call *c = arg;
 
+	if(mw_policy_m_mark(c, name))
+		return; /* the fallback message has been played */
 	if(!c->m.start_sent)
 		return;
 	mw_ai_mark(&c->m.ai, name, c->m.clearing);
@@ -1347,7 +1444,8 @@ static void ws_open_cb(struct mw_ws *ws, void *arg)
 	const char *const *vals = (const char *const *)c->setup.vals;
 
 	MW_COUNT(MW_C_WS_CONNECTS);
-	mw_metrics_ws_latency((uint64_t)(now_us() - c->m.ws_t0_us));
+	c->m.cdr.ai_open_us = now_us();
+	mw_metrics_ws_latency((uint64_t)(c->m.cdr.ai_open_us - c->m.ws_t0_us));
 	c->m.ws_open = 1;
 	if(c->m.stop_rx) {
 		mw_ws_close(ws, 1000, "call ended");
@@ -1355,7 +1453,8 @@ static void ws_open_cb(struct mw_ws *ws, void *arg)
 	}
 	/* Twilio: "connected" then "start"; L16: the metadata */
 	c->m.start_sent = mw_ai_hello(&c->m.ai, keys, vals, c->setup.nparams) == 0;
-	media_set_state(c, MW_CM_READY);
+	if(c->m.state == MW_CM_CONNECTING) /* outbound: already RUNNING */
+		media_set_state(c, MW_CM_READY);
 	post(c->st, s_on_ready, c, &c->m.port, sizeof(c->m.port));
 }
 
@@ -1372,6 +1471,8 @@ static void ws_message_cb(struct mw_ws *ws, int is_text, const uint8_t *data,
 	in = ai.m;
 	switch(in.type) {
 		case MW_TW_MEDIA:
+			if(c->m.media && ai.samples && !c->m.cdr.ai_first_audio_us)
+				c->m.cdr.ai_first_audio_us = now_us();
 			if(c->m.media && ai.samples)
 				mw_media_play(c->m.media, ai.pcm, ai.samples);
 			break;
@@ -1396,10 +1497,9 @@ static void ws_message_cb(struct mw_ws *ws, int is_text, const uint8_t *data,
 				m_dtmf_out(c, in.name);
 			break;
 		case MW_TW_TRANSFER:
-			MW_LOG_LIMIT(MW_LOG_NOTICE,
-					"call %s: AI asked for a transfer; not supported yet",
-					c->call_id);
-			MW_COUNT(MW_C_WS_MSG_IGNORED);
+			MW_INFO("call %s: AI asks for a transfer to %s", c->call_id,
+					in.name);
+			mw_xfer_m_request(c, in.name, in.headers);
 			break;
 		case MW_TW_IGNORED:
 			MW_COUNT(MW_C_WS_MSG_IGNORED);
@@ -1421,18 +1521,26 @@ static void ws_close_cb(
 
 	c->m.ws_open = 0;
 	c->m.ws_closed = 1;
-	if(!was_open && c->m.state == MW_CM_CONNECTING) {
+	c->m.cdr.ai_close_code = code;
+	if(!was_open) {
+		/* never opened (inbound: before the answer; outbound: after) */
 		MW_COUNT(MW_C_WS_CONNECT_ERRORS);
 		if(!c->m.hangup_posted && !c->m.stop_rx) {
+			struct msg_text m = {.code = 0, .detail = code, .port = c->m.port};
 			c->m.hangup_posted = 1;
-			m_post_sip(c, s_on_failed, 0, reason);
+			snprintf(m.text, sizeof(m.text), "%s", reason ? reason : "");
+			post(c->st, s_on_failed, c, &m, sizeof(m));
 		}
 	} else if(!c->m.stop_rx) {
 		if(code != 1000)
 			MW_COUNT(MW_C_WS_ERRORS);
 		MW_INFO("call %s: AI backend closed the socket (%d %s)", c->call_id,
 				code, reason ? reason : "");
-		m_hangup(c, MW_END_AI_CLOSED, NULL);
+		if(!c->m.hangup_posted && !c->m.policy_msg) {
+			struct msg_text m = {.code = MW_END_AI_CLOSED, .detail = code};
+			c->m.hangup_posted = 1;
+			post(c->st, s_on_hangup, c, &m, sizeof(m));
+		}
 	}
 	if(c->m.stop_rx)
 		m_schedule_reap(c);
@@ -1456,9 +1564,6 @@ static void m_on_setup(struct mw_thread *t, void *obj, void *data, size_t len)
 	};
 	static const struct mw_media_cbs mcbs = {
 			on_audio, on_dtmf, on_mark, on_timeout};
-	static const struct mw_ws_cbs wcbs = {
-			ws_open_cb, ws_message_cb, ws_close_cb};
-	struct mw_ws_client_opts o;
 	int rc;
 
 	mw_log_ctx(c->call_id);
@@ -1480,6 +1585,25 @@ static void m_on_setup(struct mw_thread *t, void *obj, void *data, size_t len)
 		goto out;
 	}
 	mw_dtmf_dedup_init(&c->m.dd);
+	if(c->setup.defer_ai)
+		/* outbound: the offer needs the port now, the AI comes with
+		 * the answer (m_on_start) */
+		post(c->st, mw_dial_on_bound, c, &c->m.port, sizeof(c->m.port));
+	else
+		m_connect_ai(c, t);
+out:
+	mw_log_ctx(NULL);
+}
+
+/* Opens the AI's WebSocket (ws_open_cb / ws_close_cb follow). */
+static void m_connect_ai(struct mw_call *c, struct mw_thread *t)
+{
+	const struct mw_config *cfg = mw_ua_config(c->ua);
+	static const struct mw_ws_cbs wcbs = {
+			ws_open_cb, ws_message_cb, ws_close_cb};
+	struct mw_ws_client_opts o;
+	int rc;
+
 	memset(&o, 0, sizeof(o));
 	o.url = c->setup.ws_url;
 	o.headers = c->setup.ws_headers;
@@ -1489,16 +1613,17 @@ static void m_on_setup(struct mw_thread *t, void *obj, void *data, size_t len)
 	o.ssl_ctx =
 			strncmp(c->setup.ws_url, "wss:", 4) == 0 ? mw_ua_ssl(c->ua) : NULL;
 	c->m.ws_t0_us = now_us();
+	c->m.cdr.ai_t0_us = c->m.ws_t0_us;
 	rc = mw_ws_connect(t->base, t->dns, &o, &wcbs, c, &c->m.ws);
 	if(rc < 0) {
+		struct msg_text m = {.code = 0, .port = c->m.port};
 		MW_COUNT(MW_C_WS_CONNECT_ERRORS);
 		c->m.ws = NULL;
 		c->m.ws_closed = 1;
 		c->m.hangup_posted = 1;
-		m_post_sip(c, s_on_failed, 0, strerror(-rc));
+		snprintf(m.text, sizeof(m.text), "%s", strerror(-rc));
+		post(c->st, s_on_failed, c, &m, sizeof(m));
 	}
-out:
-	mw_log_ctx(NULL);
 }
 
 static int remote_sockaddr(const struct mw_sdp_remote *r,
@@ -1557,6 +1682,8 @@ static void m_on_start(struct mw_thread *t, void *obj, void *data, size_t len)
 			mw_codec_desc(codec)->name,
 			c->m.ai.proto == BR_AI_L16 ? "L16" : "Twilio",
 			mw_ai_rate(&c->m.ai));
+	if(c->setup.defer_ai && !c->m.ws && !c->m.ws_closed)
+		m_connect_ai(c, t); /* outbound: answered, now the AI */
 }
 
 static void m_on_remote(struct mw_thread *t, void *obj, void *data, size_t len)
@@ -1602,4 +1729,130 @@ static void m_on_stop(struct mw_thread *t, void *obj, void *data, size_t len)
 		return; /* reaped from ws_close_cb or the guard */
 	}
 	m_schedule_reap(c);
+}
+
+/* ===== steps shared with mw_dial, mw_xfer, mw_cdr (mw_call_int.h) ======= */
+
+int mw__call_alloc(struct mw_ua *ua, const char *call_id, struct mw_call **out)
+{
+	const struct mw_config *cfg = mw_ua_config(ua);
+	struct mw_call *c;
+
+	*out = NULL;
+	c = calloc(1, sizeof(*c));
+	if(!c)
+		return -ENOMEM;
+	c->ua = ua;
+	c->serial = ++call_serial;
+	c->st = mw_thread_self();
+	c->call_id = strdup(call_id);
+	c->timer = event_new(mw_ua_base(ua), -1, 0, call_timer_cb, c);
+	if(!c->call_id || !c->timer) {
+		free(c->call_id);
+		if(c->timer)
+			event_free(c->timer);
+		free(c);
+		return -ENOMEM;
+	}
+	mw_sip_token(c->local_tag, 16);
+	c->t_invite_ms = mw_now_ms();
+	mw_sdp_local_init(&c->lsdp, cfg->media_ip, 0);
+	c->lsdp.wideband = cfg->wideband;
+	*out = c;
+	return 0;
+}
+
+void mw__call_set_state(struct mw_call *c, enum mw_call_state s)
+{
+	call_set_state(c, s);
+}
+
+void mw__call_finish(struct mw_call *c, enum mw_call_end end)
+{
+	call_finish(c, end);
+}
+
+void mw__call_maybe_done(struct mw_call *c)
+{
+	maybe_done(c);
+}
+
+void mw__call_bye(struct mw_call *c, enum mw_call_end end, const char *text)
+{
+	send_bye(c, end, text);
+}
+
+void mw__call_hangup(struct mw_call *c, enum mw_call_end end, const char *text)
+{
+	call_hangup(c, end, text);
+}
+
+void mw__call_refuse(struct mw_call *c, int code, const char *reason)
+{
+	call_refuse(c, code, reason, NULL, MW_C__MAX);
+}
+
+int mw__call_lookup_agent(struct mw_call *c)
+{
+	int rc = mw_registry_get_agent(
+			mw_ua_registry(c->ua), c->setup.agent, agent_cb, c);
+
+	if(rc == 0)
+		c->redis_pending = 1;
+	return rc;
+}
+
+void mw__call_setup_media(struct mw_call *c)
+{
+	c->mt = mw_ua_pick_thread(c->ua);
+	c->media_posted = 1;
+	post(c->mt, m_on_setup, c, NULL, 0);
+}
+
+void mw__call_start_media(struct mw_call *c)
+{
+	struct msg_remote m = {c->remote};
+
+	post(c->mt, m_on_start, c, &m, sizeof(m));
+}
+
+void mw__call_arm_max_duration(struct mw_call *c)
+{
+	if(c->max_duration)
+		arm_timer_ms(c, (int64_t)c->max_duration * 1000);
+}
+
+void mw__call_answer(struct mw_call *c, uint16_t port)
+{
+	event_del(c->timer); /* the AI connect guard */
+	answer(c, port);
+}
+
+int mw__call_param(struct mw_call_setup *s, const char *k, const char *v)
+{
+	return param_add(s, k, v);
+}
+
+int mw__call_remote_ok(const struct mw_call *c, struct mw_sdp_remote *r)
+{
+	return remote_ok(c, r);
+}
+
+void mw__call_post_media(
+		struct mw_call *c, mw_thread_fn fn, const void *data, size_t len)
+{
+	if(c->media_posted && !c->stop_posted)
+		post(c->mt, fn, c, data, len);
+}
+
+void mw__call_m_hangup(
+		struct mw_call *c, enum mw_call_end end, const char *text)
+{
+	m_hangup(c, end, text);
+}
+
+void mw__call_post_sip(
+		struct mw_call *c, mw_thread_fn fn, const void *data, size_t len)
+{
+	post(c->st, fn, c, data, len);
 }

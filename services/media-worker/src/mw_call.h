@@ -47,14 +47,17 @@
 #include "br_model.h"
 #include "mw_ai.h"
 #include "mw_dtmf.h"
+#include "mw_cdr.h"
 #include "mw_media.h"
 #include "mw_sdp.h"
 #include "mw_twilio.h"
 #include "mw_ua.h"
 
 struct event;
+struct mw_dial;
 struct mw_thread;
 struct mw_ws;
+struct mw_xfer;
 
 enum mw_call_state
 {
@@ -93,6 +96,8 @@ enum mw_call_end
 	MW_END_SHUTDOWN,
 	MW_END_CANCELLED,
 	MW_END_REFUSED,
+	MW_END_TRANSFERRED, /* blind transfer completed (NOTIFY 2xx) */
+	MW_END_AI_FAILED,	/* AI failed; the failure policy ended the call */
 	MW_END__MAX
 };
 
@@ -109,6 +114,8 @@ struct mw_call_setup
 	char agent[BR_ID_MAX + 1];
 	int dtmf_mode; /* enum br_dtmf, from X-Byoc-Dtmf */
 	int ai_proto;  /* enum br_ai_protocol of the agent */
+	int defer_ai;  /* outbound: bind RTP first (BOUND), connect the AI
+					 with START once the callee answered */
 };
 
 /* Media-thread half. */
@@ -131,6 +138,8 @@ struct mw_call_media
 	struct event *reap;			  /* deferred release (outside callbacks) */
 	struct event *guard; /* closing guard: release even if no on_close */
 	struct mw_call *tprev, *tnext; /* the media thread's call list */
+	struct mw_cdr_media cdr;	   /* record data (read after DONE) */
+	int policy_msg;				   /* playing the fallback message */
 };
 
 struct mw_call
@@ -171,6 +180,15 @@ struct mw_call
 	unsigned info_head, info_len;
 	int info_busy; /* an INFO of ours waits for its final response */
 	struct mw_call_setup setup;
+	/* outbound calls, transfers, AI failure policy, record */
+	int outbound;		  /* we sent the INVITE (mw_dial) */
+	struct mw_dial *dial; /* outbound state, owned (mw_dial_free) */
+	struct mw_xfer *xfer; /* transfer in progress, owned */
+	uint8_t fail_policy;  /* enum br_fail_policy of the agent */
+	char fail_target[BR_URL_MAX + 1];
+	int ai_failed;		   /* the AI is gone; the policy runs the call */
+	int policy_on_confirm; /* answered for the policy: act once ACKed */
+	struct mw_cdr cdr;
 	/* ---- media thread ------------------------------------------------- */
 	struct mw_call_media m;
 };

@@ -218,6 +218,12 @@ enum opt_id
 	O_LOG_LEVEL,
 	O_AI_CA,
 	O_WIDEBAND,
+	O_EDGE,
+	O_WORKER_SECRET,
+	O_JOBS,
+	O_JOB_RECLAIM,
+	O_RING_TIMEOUT,
+	O_STREAM_MAXLEN,
 	O__END
 };
 
@@ -272,6 +278,18 @@ static const struct setting settings[] = {
 				"system's"},
 		{O_WIDEBAND, "BYOC_WORKER_WIDEBAND", "wideband",
 				"1|0: take G.722 and opus (registered as wideband) (1)"},
+		{O_EDGE, "BYOC_WORKER_EDGE", "edge",
+				"edge ip[:port] for outbound calls (none: no outbound)"},
+		{O_WORKER_SECRET, "BYOC_WORKER_SECRET", "worker-secret",
+				"shared secret sent to the edge as X-Byoc-Secret"},
+		{O_JOBS, "BYOC_WORKER_JOBS", "jobs",
+				"1|0: take outbound jobs from Redis (1 with an edge)"},
+		{O_JOB_RECLAIM, "BYOC_WORKER_JOB_RECLAIM", "job-reclaim",
+				"seconds before a dead worker's jobs are reclaimed (30)"},
+		{O_RING_TIMEOUT, "BYOC_WORKER_RING_TIMEOUT", "ring-timeout",
+				"outbound ring timeout seconds, jobs may override (30)"},
+		{O_STREAM_MAXLEN, "BYOC_STREAM_MAXLEN", "stream-maxlen",
+				"approximate length of the events/records streams (100000)"},
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 /* NAME() and RAW() index this table by enum value: same order, no gap */
@@ -474,6 +492,69 @@ static int apply(
 		}
 		c->wideband = (int)n;
 	}
+	if((v = RAW(O_EDGE)) &&
+			mw_config_parse_hostport(v, c->edge_ip, sizeof(c->edge_ip),
+					&c->edge_port, 5060) < 0) {
+		seterr(err, errlen, "%s: '%s' is not ip[:port]", NAME(O_EDGE), v);
+		return -EINVAL;
+	}
+	if((v = RAW(O_WORKER_SECRET))) {
+		const char *q;
+		for(q = v; *q; q++)
+			if(!isgraph((unsigned char)*q))
+				break;
+		if(*q || strlen(v) >= sizeof(c->worker_secret)) {
+			seterr(err, errlen,
+					"%s: must be printable without spaces, < 128 characters",
+					NAME(O_WORKER_SECRET));
+			return -EINVAL;
+		}
+		strcpy(c->worker_secret, v);
+	}
+	c->jobs = c->edge_ip[0] != 0;
+	if((v = RAW(O_JOBS))) {
+		if(parse_uint(v, 0, 1, &n) < 0) {
+			seterr(err, errlen, "%s: '%s' must be 0 or 1", NAME(O_JOBS), v);
+			return -EINVAL;
+		}
+		c->jobs = (int)n;
+	}
+	if(c->jobs && !c->edge_ip[0]) {
+		seterr(err, errlen, "%s=1 needs %s (where outbound calls go)",
+				NAME(O_JOBS), NAME(O_EDGE));
+		return -EINVAL;
+	}
+	if((v = RAW(O_JOB_RECLAIM))) {
+		if(parse_uint(v, 3, 3600, &n) < 0) {
+			seterr(err, errlen, "%s: '%s' must be 3..3600 seconds",
+					NAME(O_JOB_RECLAIM), v);
+			return -EINVAL;
+		}
+		c->job_reclaim_s = (unsigned)n;
+	}
+	if(c->jobs && c->job_reclaim_s < 2 * c->heartbeat_s) {
+		seterr(err, errlen,
+				"%s (%u s) must be at least two heartbeats (%u s): jobs "
+				"are refreshed every heartbeat",
+				NAME(O_JOB_RECLAIM), c->job_reclaim_s, 2 * c->heartbeat_s);
+		return -EINVAL;
+	}
+	if((v = RAW(O_RING_TIMEOUT))) {
+		if(parse_uint(v, 1, 600, &n) < 0) {
+			seterr(err, errlen, "%s: '%s' must be 1..600 seconds",
+					NAME(O_RING_TIMEOUT), v);
+			return -EINVAL;
+		}
+		c->ring_timeout_s = (unsigned)n;
+	}
+	if((v = RAW(O_STREAM_MAXLEN))) {
+		if(parse_uint(v, 100, 100000000, &n) < 0) {
+			seterr(err, errlen, "%s: '%s' must be 100..100000000",
+					NAME(O_STREAM_MAXLEN), v);
+			return -EINVAL;
+		}
+		c->stream_maxlen = (unsigned)n;
+	}
 #undef RAW
 #undef NAME
 	return 0;
@@ -533,6 +614,9 @@ int mw_config_load(
 	c->ws_backlog_max = 65536;
 	c->log_level = MW_LOG_INFO;
 	c->wideband = 1;
+	c->job_reclaim_s = 30;
+	c->ring_timeout_s = 30;
+	c->stream_maxlen = 100000;
 
 	for(i = 0; i < NSETTINGS; i++) {
 		const char *v = getenv(settings[i].env);

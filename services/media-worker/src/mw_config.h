@@ -55,6 +55,14 @@ struct mw_config
 	char ai_ca_file[512];  /* extra CA bundle for wss:// backends, "" none */
 	int log_level;		   /* enum mw_log_level */
 	int wideband;		   /* 1: G.722 and opus taken (registry "wideband") */
+	/* outbound calls, jobs, records (docs/media-worker.md) */
+	char edge_ip[MW_IP_MAX]; /* "" = no outbound calls */
+	uint16_t edge_port;
+	char worker_secret[128]; /* X-Byoc-Secret on outbound INVITEs */
+	int jobs;				 /* pull outbound jobs from Redis */
+	unsigned job_reclaim_s;	 /* idle pending job -> reclaimed */
+	unsigned ring_timeout_s; /* default ring timeout of a job */
+	unsigned stream_maxlen;	 /* events/records streams, MAXLEN ~ */
 };
 
 /* Fills 'c' from the environment, then argv (getopt_long; see

@@ -123,7 +123,11 @@ static void parse_obj(json_t *root, struct mw_twilio_in *in)
 		in->type = in->name != NULL ? MW_TW_HANGUP : MW_TW_INVALID;
 	} else if(strcmp(type, "transfer") == 0) {
 		v = str_at(root, "data", "target");
-		if(v == NULL || !mw__twilio_target_valid(v))
+		if(v == NULL || !mw__twilio_target_valid(v) ||
+				mw__twilio_xheaders(
+						json_object_get(
+								json_object_get(root, "data"), "headers"),
+						&in->headers) < 0)
 			return;
 		in->name = strdup(v);
 		in->type = in->name != NULL ? MW_TW_TRANSFER : MW_TW_INVALID;
@@ -157,7 +161,9 @@ void mw_l16_parse(const char *json, size_t len, struct mw_twilio_in *in)
 	json_decref(root);
 	if(in->type == MW_TW_INVALID) {
 		free(in->name);
+		free(in->headers);
 		in->name = NULL;
+		in->headers = NULL;
 	}
 }
 

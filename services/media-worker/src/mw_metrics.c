@@ -102,6 +102,8 @@ void mw_metrics_render(struct evbuffer *out, const struct mw_thread *t,
 			{MW_C_END_ACK_TIMEOUT, "ack_timeout"},
 			{MW_C_END_MAX_DURATION, "max_duration"},
 			{MW_C_END_SHUTDOWN, "shutdown"},
+			{MW_C_END_TRANSFERRED, "transferred"},
+			{MW_C_END_AI_FAILED, "ai_failed"},
 	};
 	static const struct labelled sip[] = {
 			{MW_C_SIP_RX, "rx"}, {MW_C_SIP_TX, "tx"}};
@@ -125,6 +127,32 @@ void mw_metrics_render(struct evbuffer *out, const struct mw_thread *t,
 			{MW_C_WS_MSG_RX, "received"},
 			{MW_C_WS_MSG_INVALID, "invalid"},
 			{MW_C_WS_MSG_IGNORED, "ignored"},
+	};
+	static const struct labelled outb[] = {
+			{MW_C_OUT_ANSWERED, "answered"},
+			{MW_C_OUT_BUSY, "busy"},
+			{MW_C_OUT_NO_ANSWER, "no_answer"},
+			{MW_C_OUT_FAILED, "failed"},
+			{MW_C_OUT_CANCELED, "canceled"},
+	};
+	static const struct labelled jobs[] = {
+			{MW_C_JOB_TAKEN, "taken"},
+			{MW_C_JOB_RECLAIMED, "reclaimed"},
+			{MW_C_JOB_DIALLED_ELSEWHERE, "dialled_elsewhere"},
+			{MW_C_JOB_DONE, "done"},
+	};
+	static const struct labelled xfer[] = {
+			{MW_C_XFER_COMPLETED, "completed"},
+			{MW_C_XFER_FAILED, "failed"},
+	};
+	static const struct labelled aifail[] = {
+			{MW_C_AIFAIL_HANGUP, "hangup"},
+			{MW_C_AIFAIL_MESSAGE, "message"},
+			{MW_C_AIFAIL_TRANSFER, "transfer"},
+	};
+	static const struct labelled recs[] = {
+			{MW_C_RECORDS_WRITTEN, "written"},
+			{MW_C_RECORDS_DROPPED, "dropped"},
 	};
 	uint64_t cum = 0, cnt = 0, sum = 0;
 	int64_t jitter = 0;
@@ -219,6 +247,18 @@ void mw_metrics_render(struct evbuffer *out, const struct mw_thread *t,
 	family(out, t, n, "byoc_worker_redis_errors_total",
 			"Redis command failures and disconnects.", NULL,
 			ONE(MW_C_REDIS_ERRORS));
+	family(out, t, n, "byoc_worker_outbound_calls_total",
+			"Outbound calls by outcome.", "outcome", N(outb));
+	family(out, t, n, "byoc_worker_jobs_total", "Outbound jobs.", "event",
+			N(jobs));
+	family(out, t, n, "byoc_worker_transfers_total",
+			"Transfers (REFER) by result.", "result", N(xfer));
+	family(out, t, n, "byoc_worker_ai_failures_total",
+			"AI backend failures by the agent's failure policy applied.",
+			"policy", N(aifail));
+	family(out, t, n, "byoc_worker_stream_entries_total",
+			"Event and record stream entries written to Redis or dropped.",
+			"result", N(recs));
 
 	evbuffer_add_printf(out,
 			"# HELP byoc_worker_ws_connect_seconds AI WebSocket connect "

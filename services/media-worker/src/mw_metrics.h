@@ -78,6 +78,28 @@ enum mw_ctr
 	MW_C_WS_MSG_IGNORED,
 	/* Redis */
 	MW_C_REDIS_ERRORS,
+	/* outbound calls by outcome (one per dial attempt) */
+	MW_C_OUT_ANSWERED,
+	MW_C_OUT_BUSY,
+	MW_C_OUT_NO_ANSWER,
+	MW_C_OUT_FAILED,
+	MW_C_OUT_CANCELED,
+	/* outbound jobs */
+	MW_C_JOB_TAKEN,				/* read from the stream (new) */
+	MW_C_JOB_RECLAIMED,			/* taken over from a worker that stopped */
+	MW_C_JOB_DIALLED_ELSEWHERE, /* reclaimed but already dialled: not again */
+	MW_C_JOB_DONE,				/* outcome recorded and acknowledged */
+	/* transfers (REFER) by result, AI failures by policy applied */
+	MW_C_XFER_COMPLETED,
+	MW_C_XFER_FAILED,
+	MW_C_END_TRANSFERRED,
+	MW_C_END_AI_FAILED,
+	MW_C_AIFAIL_HANGUP,
+	MW_C_AIFAIL_MESSAGE,
+	MW_C_AIFAIL_TRANSFER,
+	/* events and records */
+	MW_C_RECORDS_WRITTEN,
+	MW_C_RECORDS_DROPPED,
 	MW_C__MAX
 };
 

@@ -32,6 +32,10 @@
 #define MW_TW_MAX_DIGITS 64
 /* Transfer target length (E.164 or SIP URI). */
 #define MW_TW_MAX_TARGET 256
+/* Transfer context headers: how many, name and value lengths. */
+#define MW_TW_MAX_XHDRS 8
+#define MW_TW_MAX_XHDR_NAME 64
+#define MW_TW_MAX_XHDR_VALUE 256
 
 /* ---- identities ---------------------------------------------------------- */
 
@@ -324,6 +328,20 @@ int mw_twilio_stop(struct mw_twilio_stream *s, char **out)
 			out);
 }
 
+int mw_twilio_transfer_status(struct mw_twilio_stream *s, const char *target,
+		const char *status, int code, char **out)
+{
+	if(s == NULL || out == NULL || target == NULL || status == NULL)
+		return -EINVAL;
+	*out = NULL;
+	s->seq++;
+	return dump(json_pack("{s:s, s:o, s:s, s:{s:s, s:s, s:i}}", "event",
+						"transfer_status", "sequenceNumber", u64_str(s->seq),
+						"streamSid", s->stream_sid, "transfer", "target",
+						target, "status", status, "code", code),
+			out);
+}
+
 /* ---- parsing ------------------------------------------------------------- */
 
 /*
@@ -400,6 +418,52 @@ int mw__twilio_target_valid(const char *t)
 	return 1;
 }
 
+/* The "headers" object of a transfer as "Name: value\r\n" lines (NULL
+ * when absent or empty); -1 when it breaks the rules in mw_twilio.h. */
+int mw__twilio_xheaders(json_t *o, char **out)
+{
+	const char *k;
+	json_t *v;
+	size_t n = 0, len = 0, i;
+	char *buf, *p;
+
+	*out = NULL;
+	if(o == NULL)
+		return 0;
+	if(!json_is_object(o) || json_object_size(o) > MW_TW_MAX_XHDRS)
+		return -1;
+	json_object_foreach(o, k, v)
+	{
+		const char *val = json_string_value(v);
+		size_t kl = strlen(k);
+		if(val == NULL || kl < 3 || kl > MW_TW_MAX_XHDR_NAME ||
+				strncasecmp(k, "x-", 2) != 0 ||
+				strlen(val) > MW_TW_MAX_XHDR_VALUE)
+			return -1;
+		for(i = 0; i < kl; i++)
+			if(!((k[i] >= 'a' && k[i] <= 'z') || (k[i] >= 'A' && k[i] <= 'Z') ||
+					   (k[i] >= '0' && k[i] <= '9') || k[i] == '-'))
+				return -1;
+		for(i = 0; val[i]; i++)
+			if((unsigned char)val[i] < 0x20 || (unsigned char)val[i] == 0x7f)
+				return -1;
+		len += kl + strlen(val) + 4;
+		n++;
+	}
+	if(n == 0)
+		return 0;
+	buf = malloc(len + 1);
+	if(buf == NULL)
+		return -1;
+	p = buf;
+	json_object_foreach(o, k, v)
+	{
+		p += sprintf(p, "%s: %s\r\n", k, json_string_value(v));
+	}
+	*out = buf;
+	return 0;
+}
+
 int mw__twilio_digits_valid(const char *d)
 {
 	size_t i, n = strlen(d);
@@ -449,7 +513,11 @@ static void parse_obj(json_t *root, struct mw_twilio_in *in)
 		in->type = in->name != NULL ? MW_TW_HANGUP : MW_TW_INVALID;
 	} else if(strcmp(ev, "transfer") == 0) {
 		v = str_at(root, "transfer", "target");
-		if(v == NULL || !mw__twilio_target_valid(v)) {
+		if(v == NULL || !mw__twilio_target_valid(v) ||
+				mw__twilio_xheaders(
+						json_object_get(
+								json_object_get(root, "transfer"), "headers"),
+						&in->headers) < 0) {
 			in->type = MW_TW_INVALID;
 			return;
 		}
@@ -494,9 +562,11 @@ void mw_twilio_parse(const char *json, size_t len, struct mw_twilio_in *in)
 	if(in->type == MW_TW_INVALID) {
 		free(in->audio);
 		free(in->name);
+		free(in->headers);
 		in->audio = NULL;
 		in->audio_len = 0;
 		in->name = NULL;
+		in->headers = NULL;
 	}
 }
 
@@ -506,7 +576,9 @@ void mw_twilio_in_free(struct mw_twilio_in *in)
 		return;
 	free(in->audio);
 	free(in->name);
+	free(in->headers);
 	in->audio = NULL;
 	in->audio_len = 0;
 	in->name = NULL;
+	in->headers = NULL;
 }

@@ -38,6 +38,12 @@ int mw_twilio_media(struct mw_twilio_stream *s, const uint8_t *ulaw, size_t len,
 int mw_twilio_dtmf(struct mw_twilio_stream *s, char digit, char **out);
 int mw_twilio_mark(struct mw_twilio_stream *s, const char *name, char **out);
 int mw_twilio_stop(struct mw_twilio_stream *s, char **out);
+/* Our extension: how a transfer the backend asked for went.
+ * {"event":"transfer_status","sequenceNumber":..,"streamSid":..,
+ *  "transfer":{"target":T,"status":S,"code":N}} with S "accepted",
+ * "completed" or "failed"; code is the SIP status behind it (0: none). */
+int mw_twilio_transfer_status(struct mw_twilio_stream *s, const char *target,
+		const char *status, int code, char **out);
 
 /* What a backend may send. HANGUP, TRANSFER and SEND_DTMF are this
  * project's documented extensions (docs/ai-protocol.md). */
@@ -62,12 +68,17 @@ struct mw_twilio_in
 	/* malloc'ed text: MARK: name ("" when absent); HANGUP: reason ("" when
 	 * absent); TRANSFER: target; SEND_DTMF: digits; else NULL */
 	char *name;
+	/* TRANSFER: the "headers" object as SIP header lines
+	 * ("X-Name: value\r\n"...), malloc'ed, or NULL */
+	char *headers;
 };
 
 /* Parses one text frame. Never fails hard: bad input gives
  * MW_TW_INVALID (not JSON, no "event" string, media without a strict
- * base64 payload, transfer target not +E.164 / sip: / sips:, dtmf digits
- * not 1-64 of 0-9*#A-D, over 16 MiB). A mark without a name gives "",
+ * base64 payload, transfer target not +E.164 / sip: / sips:, transfer
+ * headers not up to 8 "X-" names ([A-Za-z0-9-], <= 64) with printable
+ * values (<= 256, no CR/LF), dtmf digits not 1-64 of 0-9*#A-D, over
+ * 16 MiB). A mark without a name gives "",
  * a hangup without reason "". Release with mw_twilio_in_free. */
 void mw_twilio_parse(const char *json, size_t len, struct mw_twilio_in *in);
 void mw_twilio_in_free(struct mw_twilio_in *in);
@@ -82,5 +93,9 @@ struct json_t *mw__twilio_params(
 /* 1 for an E.164 or sip:/sips: transfer target; 1 for 1-64 DTMF digits */
 int mw__twilio_target_valid(const char *t);
 int mw__twilio_digits_valid(const char *d);
+/* A transfer's "headers" object as SIP header lines into *out (malloc'ed;
+ * NULL when absent or empty). 0, or -1 when it breaks the rules above
+ * (mw_twilio_parse). */
+int mw__twilio_xheaders(struct json_t *o, char **out);
 
 #endif

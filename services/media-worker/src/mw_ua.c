@@ -23,6 +23,7 @@
 
 #include "mw_call.h"
 #include "mw_config.h"
+#include "mw_dial.h"
 #include "mw_log.h"
 #include "mw_metrics.h"
 #include "mw_registry.h"
@@ -53,6 +54,7 @@ struct mw_ua
 	struct mw_thread *threads;
 	unsigned nthreads;
 	struct mw_registry *reg;
+	struct mw_record *rec; /* events and call records (may be NULL) */
 	struct ssl_ctx_st *ssl;
 	struct event_base *base;
 	osip_t *osip;
@@ -130,6 +132,20 @@ static struct mw_call *same_call(struct mw_ua *ua, osip_message_t *req)
 		if(strcmp(c->call_id, cid) == 0 &&
 				strcmp(c->from_tag, tag->gvalue) == 0 &&
 				c->state != MW_CALL_ENDED)
+			return c;
+	return NULL;
+}
+
+/* The live call with the Call-ID of 'm', or NULL. */
+static struct mw_call *call_by_id(struct mw_ua *ua, osip_message_t *m)
+{
+	char cid[MW_SIP_MAX_LINE];
+	struct mw_call *c;
+
+	if(mw_sip_call_id(m, cid, sizeof(cid)) < 0)
+		return NULL;
+	for(c = ua->buckets[hash_callid(cid)]; c; c = c->hnext)
+		if(strcmp(c->call_id, cid) == 0 && c->state != MW_CALL_ENDED)
 			return c;
 	return NULL;
 }
@@ -744,6 +760,18 @@ static void ua_request(
 			mw_call_on_cancel(c);
 		return;
 	}
+	if(MSG_IS_NOTIFY(req)) {
+		/* a transfer's progress (RFC 3515): only in a dialog of ours
+		 * with a REFER outstanding; any other NOTIFY is refused below */
+		osip_to_get_tag(req->to, &tag);
+		c = tag ? find_call(ua, req) : NULL;
+		if(c && c->xfer) {
+			osip_transaction_set_your_instance(tr, c);
+			mw_call_on_request(c, tr, req);
+			return;
+		}
+		tag = NULL;
+	}
 	code = mw_sip_app_check(req, &v);
 	if(code) {
 		MW_LOG_LIMIT(MW_LOG_INFO, "%s refused: %d %s", req->sip_method, code,
@@ -807,6 +835,23 @@ static void cb_message(int type, osip_transaction_t *tr, osip_message_t *sip)
 		case OSIP_NICT_STATUS_TIMEOUT:
 			if(c)
 				mw_call_on_request_done(c, tr, 408);
+			break;
+		case OSIP_ICT_STATUS_1XX_RECEIVED:
+		case OSIP_ICT_STATUS_2XX_RECEIVED:
+		case OSIP_ICT_STATUS_3XX_RECEIVED:
+		case OSIP_ICT_STATUS_4XX_RECEIVED:
+		case OSIP_ICT_STATUS_5XX_RECEIVED:
+		case OSIP_ICT_STATUS_6XX_RECEIVED:
+			if(c)
+				mw_dial_on_response(c, tr, sip, 0);
+			break;
+		case OSIP_ICT_STATUS_2XX_RECEIVED_AGAIN:
+			if(c)
+				mw_dial_on_response(c, tr, sip, 1);
+			break;
+		case OSIP_ICT_STATUS_TIMEOUT:
+			if(c)
+				mw_dial_on_response(c, tr, NULL, 0); /* as a 408 */
 			break;
 		default:
 			break; /* sent, retransmitted, 1xx, ACK of a non-2xx */
@@ -894,6 +939,16 @@ static void ua_input(
 		return;
 	}
 	if(MSG_IS_RESPONSE(m)) {
+		struct mw_call *c;
+		if(MSG_IS_STATUS_2XX(m) && MSG_IS_RESPONSE_FOR(m, "INVITE") &&
+				(c = call_by_id(ua, m)) != NULL && c->outbound) {
+			/* a 2xx retransmitted after our INVITE transaction ended:
+			 * the dialog ACKs it again (RFC 3261 13.2.2.4) */
+			mw_dial_on_response(c, NULL, m, 1);
+			osip_event_free(evt);
+			mw_ua_kick(ua);
+			return;
+		}
 		MW_COUNT(MW_C_SIP_DROPPED); /* stray response */
 		osip_event_free(evt);
 		return;
@@ -1036,27 +1091,22 @@ static void route_address(osip_route_t *rt, struct mw_peer *p)
 	*p = t;
 }
 
-int mw_ua_request(struct mw_ua *ua, osip_dialog_t *dlg,
-		const struct mw_peer *peer, const char *method, const char *hdrs,
-		struct mw_call *owner)
-{
-	return mw_ua_request_body(ua, dlg, peer, method, hdrs, NULL, NULL, owner);
-}
-
-int mw_ua_request_body(struct mw_ua *ua, osip_dialog_t *dlg,
-		const struct mw_peer *peer, const char *method, const char *hdrs,
-		const char *ctype, const char *body, struct mw_call *owner)
+/* A request within dialog 'dlg' with CSeq 'cseq' (route set, remote
+ * target, tags, Via toward 'peer'), with the body 'ctype'/'body' or
+ * Content-Length 0. */
+static int build_request(struct mw_ua *ua, osip_dialog_t *dlg,
+		const struct mw_peer *peer, const char *method, int cseq,
+		const char *hdrs, const char *ctype, const char *body,
+		osip_message_t **out)
 {
 	osip_message_t *req = NULL;
-	osip_transaction_t *tr = NULL;
 	osip_route_t *first = osip_list_get(&dlg->route_set, 0), *rt;
 	osip_uri_param_t *lr = NULL;
 	osip_generic_param_t *tag = NULL;
-	struct mw_peer *pcopy;
-	osip_event_t *evt;
-	char buf[256], branch[24];
+	char buf[256];
 	int i, strict;
 
+	*out = NULL;
 	if(osip_message_init(&req) != 0)
 		return -ENOMEM;
 	osip_message_set_method(req, osip_strdup(method));
@@ -1095,18 +1145,9 @@ int mw_ua_request_body(struct mw_ua *ua, osip_dialog_t *dlg,
 	if(!tag && dlg->remote_tag)
 		osip_to_set_tag(req->to, osip_strdup(dlg->remote_tag));
 	osip_message_set_call_id(req, dlg->call_id);
-	dlg->local_cseq++;
-	snprintf(buf, sizeof(buf), "%d %s", dlg->local_cseq, method);
+	snprintf(buf, sizeof(buf), "%d %s", cseq, method);
 	osip_message_set_cseq(req, buf);
-	mw_sip_token(branch, 16);
-	{
-		const char *ip = ua->cfg->adv_ip;
-		int v6 = strchr(ip, ':') != NULL;
-		snprintf(buf, sizeof(buf),
-				"SIP/2.0/%s %s%s%s:%u;branch=z9hG4bK%s;rport",
-				peer->tp == MW_TP_TCP ? "TCP" : "UDP", v6 ? "[" : "", ip,
-				v6 ? "]" : "", ua->cfg->adv_port, branch);
-	}
+	mw_ua_via(ua, peer->tp, buf, sizeof(buf));
 	osip_message_set_via(req, buf);
 	osip_message_set_max_forwards(req, "70");
 	osip_message_set_header(req, "User-Agent", "byoc-media-worker");
@@ -1118,6 +1159,33 @@ int mw_ua_request_body(struct mw_ua *ua, osip_dialog_t *dlg,
 	} else {
 		osip_message_set_content_length(req, "0");
 	}
+	*out = req;
+	return 0;
+fail:
+	osip_message_free(req);
+	return -ENOMEM;
+}
+
+int mw_ua_request(struct mw_ua *ua, osip_dialog_t *dlg,
+		const struct mw_peer *peer, const char *method, const char *hdrs,
+		struct mw_call *owner)
+{
+	return mw_ua_request_body(ua, dlg, peer, method, hdrs, NULL, NULL, owner);
+}
+
+int mw_ua_request_body(struct mw_ua *ua, osip_dialog_t *dlg,
+		const struct mw_peer *peer, const char *method, const char *hdrs,
+		const char *ctype, const char *body, struct mw_call *owner)
+{
+	osip_message_t *req = NULL;
+	osip_transaction_t *tr = NULL;
+	osip_route_t *first = osip_list_get(&dlg->route_set, 0);
+	struct mw_peer *pcopy;
+	osip_event_t *evt;
+
+	if(build_request(ua, dlg, peer, method, ++dlg->local_cseq, hdrs, ctype,
+			   body, &req) < 0)
+		return -ENOMEM;
 	if(osip_transaction_init(&tr, NICT, ua->osip, req) != 0)
 		goto fail;
 	pcopy = malloc(sizeof(*pcopy));
@@ -1490,4 +1558,173 @@ void mw_ua_free(struct mw_ua *ua)
 	if(ua_current == ua)
 		ua_current = NULL;
 	free(ua);
+}
+
+/* ---- calls the worker originates (mw_dial, mw_xfer) --------------------- */
+
+void mw_ua_set_record(struct mw_ua *ua, struct mw_record *rec)
+{
+	ua->rec = rec;
+}
+
+struct mw_record *mw_ua_record(const struct mw_ua *ua)
+{
+	return ua->rec;
+}
+
+int mw_ua_can_take(const struct mw_ua *ua)
+{
+	if(ua->draining)
+		return -ESHUTDOWN;
+	if(ua->ncalls >= ua->cfg->capacity)
+		return -EBUSY;
+	return 0;
+}
+
+void mw_ua_add_call(struct mw_ua *ua, struct mw_call *c)
+{
+	link_call(ua, c);
+}
+
+const char *mw_ua_contact(const struct mw_ua *ua, int tp)
+{
+	return tp == MW_TP_TCP ? ua->contact_tcp : ua->contact_udp;
+}
+
+void mw_ua_via(const struct mw_ua *ua, int tp, char *buf, size_t len)
+{
+	const char *ip = ua->cfg->adv_ip;
+	int v6 = strchr(ip, ':') != NULL;
+	char branch[24];
+
+	mw_sip_token(branch, 16);
+	snprintf(buf, len, "SIP/2.0/%s %s%s%s:%u;branch=z9hG4bK%s;rport",
+			tp == MW_TP_TCP ? "TCP" : "UDP", v6 ? "[" : "", ip, v6 ? "]" : "",
+			ua->cfg->adv_port, branch);
+}
+
+/* A client transaction of 'type' for 'req' toward 'peer'. */
+static int start_client(struct mw_ua *ua, osip_fsm_type_t type,
+		osip_message_t *req, const struct mw_peer *peer, struct mw_call *owner,
+		osip_transaction_t **out)
+{
+	osip_transaction_t *tr = NULL;
+	struct mw_peer *pcopy;
+	osip_event_t *evt;
+	char ip[64];
+	int port;
+
+	if(out)
+		*out = NULL;
+	pcopy = malloc(sizeof(*pcopy));
+	if(!pcopy)
+		return -ENOMEM;
+	*pcopy = *peer;
+	if(osip_transaction_init(&tr, type, ua->osip, req) != 0) {
+		free(pcopy);
+		return -ENOMEM;
+	}
+	osip_transaction_set_reserved2(tr, pcopy);
+	osip_transaction_set_your_instance(tr, owner);
+	peer_ip(pcopy, ip, sizeof(ip), &port);
+	if(type == ICT)
+		osip_ict_set_destination(tr->ict_context, osip_strdup(ip), port);
+	else
+		osip_nict_set_destination(tr->nict_context, osip_strdup(ip), port);
+	evt = osip_new_outgoing_sipmessage(req);
+	if(!evt) {
+		osip_remove_transaction(ua->osip, tr);
+		free(pcopy);
+		osip_transaction_free2(tr);
+		return -ENOMEM;
+	}
+	evt->transactionid = tr->transactionid;
+	osip_transaction_add_event(tr, evt);
+	mw_ua_kick(ua);
+	if(out)
+		*out = tr;
+	return 0;
+}
+
+int mw_ua_invite(struct mw_ua *ua, osip_message_t *inv,
+		const struct mw_peer *peer, struct mw_call *owner,
+		osip_transaction_t **out)
+{
+	return start_client(ua, ICT, inv, peer, owner, out);
+}
+
+int mw_ua_cancel(struct mw_ua *ua, osip_transaction_t *ict,
+		const struct mw_peer *peer, struct mw_call *owner)
+{
+	osip_message_t *inv = ict ? ict->orig_request : NULL, *req = NULL;
+	osip_via_t *via = NULL;
+	osip_route_t *rt;
+	char buf[64];
+	int i, rc;
+
+	if(!inv || !inv->cseq)
+		return -EINVAL;
+	/* RFC 3261 9.1: Request-URI, Call-ID, From, To, CSeq number and the
+	 * top Via (branch included) of the INVITE, and its Route set */
+	if(osip_message_init(&req) != 0)
+		return -ENOMEM;
+	osip_message_set_method(req, osip_strdup("CANCEL"));
+	osip_message_set_version(req, osip_strdup("SIP/2.0"));
+	if(osip_uri_clone(inv->req_uri, &req->req_uri) != 0 ||
+			osip_from_clone(inv->from, &req->from) != 0 ||
+			osip_to_clone(inv->to, &req->to) != 0 ||
+			osip_call_id_clone(inv->call_id, &req->call_id) != 0 ||
+			osip_via_clone(osip_list_get(&inv->vias, 0), &via) != 0)
+		goto fail;
+	osip_list_add(&req->vias, via, -1);
+	for(i = 0; (rt = osip_list_get(&inv->routes, i)) != NULL; i++) {
+		osip_route_t *r2 = NULL;
+		if(osip_route_clone(rt, &r2) != 0)
+			goto fail;
+		osip_list_add(&req->routes, r2, -1);
+	}
+	snprintf(buf, sizeof(buf), "%s CANCEL", inv->cseq->number);
+	osip_message_set_cseq(req, buf);
+	osip_message_set_max_forwards(req, "70");
+	osip_message_set_header(req, "User-Agent", "byoc-media-worker");
+	osip_message_set_content_length(req, "0");
+	rc = start_client(ua, NICT, req, peer, owner, NULL);
+	if(rc < 0)
+		goto fail;
+	return 0;
+fail:
+	osip_message_free(req);
+	return -ENOMEM;
+}
+
+int mw_ua_ack(struct mw_ua *ua, osip_dialog_t *dlg, const struct mw_peer *peer,
+		int cseq, char **raw, size_t *len)
+{
+	osip_message_t *ack = NULL;
+	char *s = NULL;
+	int n, rc;
+
+	*raw = NULL;
+	*len = 0;
+	rc = build_request(ua, dlg, peer, "ACK", cseq, NULL, NULL, NULL, &ack);
+	if(rc < 0)
+		return rc;
+	n = mw_sip_to_str(ack, &s);
+	osip_message_free(ack);
+	if(n < 0)
+		return -ENOMEM;
+	rc = transport_send(ua, peer, s, (size_t)n, 1);
+	*raw = malloc((size_t)n);
+	if(*raw) {
+		memcpy(*raw, s, (size_t)n);
+		*len = (size_t)n;
+	}
+	osip_free(s);
+	return rc;
+}
+
+int mw_ua_send_raw(struct mw_ua *ua, const struct mw_peer *peer,
+		const char *data, size_t len)
+{
+	return transport_send(ua, peer, data, len, 1);
 }

@@ -30,6 +30,7 @@
 struct event_base;
 struct mw_call;
 struct mw_config;
+struct mw_record;
 struct mw_registry;
 struct mw_status;
 struct mw_thread;
@@ -56,6 +57,8 @@ int mw_ua_new(struct mw_thread *threads, unsigned nthreads,
 void mw_ua_drain(struct mw_ua *ua, void (*done)(void *), void *arg);
 /* A second signal: ends the grace now (hangs up every call). */
 void mw_ua_drain_now(struct mw_ua *ua);
+/* The writer of events and call records (NULL: none; tests). */
+void mw_ua_set_record(struct mw_ua *ua, struct mw_record *rec);
 void mw_ua_free(struct mw_ua *ua);
 
 /* ---- for mw_call (SIP thread) ------------------------------------------ */
@@ -99,5 +102,37 @@ void mw_ua_kick(struct mw_ua *ua);
 /* A call has finished on both threads (state ENDED): the UA unlinks and
  * frees it later (deferred). */
 void mw_ua_call_done(struct mw_ua *ua, struct mw_call *c);
+
+/* ---- for mw_dial, mw_xfer, mw_cdr (SIP thread) -------------------------- */
+
+struct mw_record *mw_ua_record(const struct mw_ua *ua);
+/* 0 when a new call may start now, -EBUSY at capacity, -ESHUTDOWN while
+ * draining. */
+int mw_ua_can_take(const struct mw_ua *ua);
+/* Links a call the worker originates into the call table (the UA owns
+ * it from now on, as for inbound calls). */
+void mw_ua_add_call(struct mw_ua *ua, struct mw_call *c);
+/* Our Contact header value for the transport ("<sip:id@ip:port>"). */
+const char *mw_ua_contact(const struct mw_ua *ua, int tp);
+/* The Via header value of a new request of ours over 'tp' (new branch). */
+void mw_ua_via(const struct mw_ua *ua, int tp, char *buf, size_t len);
+/* Sends an initial INVITE ('inv', owned by oSIP from now on) on a new
+ * client transaction to 'peer'; 'owner' hears the responses through
+ * mw_call_on_response. *out is the transaction (owned by oSIP). */
+int mw_ua_invite(struct mw_ua *ua, osip_message_t *inv,
+		const struct mw_peer *peer, struct mw_call *owner,
+		osip_transaction_t **out);
+/* CANCELs the INVITE of client transaction 'ict' (RFC 3261 9.1). The
+ * CANCEL's own answer goes to mw_call_on_request_done. */
+int mw_ua_cancel(struct mw_ua *ua, osip_transaction_t *ict,
+		const struct mw_peer *peer, struct mw_call *owner);
+/* Builds the ACK for a 2xx in dialog 'dlg' (CSeq 'cseq'), sends it to
+ * 'peer' and returns its text in *raw (malloc'ed, *len bytes) for
+ * retransmitted 2xx. */
+int mw_ua_ack(struct mw_ua *ua, osip_dialog_t *dlg, const struct mw_peer *peer,
+		int cseq, char **raw, size_t *len);
+/* Sends bytes as they are (an ACK again). */
+int mw_ua_send_raw(struct mw_ua *ua, const struct mw_peer *peer,
+		const char *data, size_t len);
 
 #endif
