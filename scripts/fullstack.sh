@@ -91,7 +91,9 @@ baresip_cmd() { # port command params
 # dials the number
 # at the edge, uses 'wav' as its microphone, records what it hears into
 # out/caller-heard.wav, keys 'digits' as RFC 4733 DTMF after 8 s, hangs
-# up after 'seconds'.
+# up after 'seconds'. Codecs: $FS_CODECS (baresip's audio_codecs,
+# default PCMU/8000/1,PCMA/8000/1; G722/16000/1, opus/48000/2 for
+# wideband calls).
 fullstack_call() { # number wav out seconds [digits]
 	local num=$1 wav=$2 out=$3 secs=$4 digits=${5:-}
 	local cfg="$BYOC_RUN/baresip" ctrl=$((BYOC_PORT_BASE + 58))
@@ -103,6 +105,8 @@ sip_listen		${FS_PHONE_IP:-127.0.0.2}:$((BYOC_PORT_BASE + 57))
 sip_trans_def		udp
 module_path		/usr/lib/baresip/modules
 module			g711.so
+module			g722.so
+module			opus.so
 module			aufile.so
 module			sndfile.so
 module			srtp.so
@@ -120,7 +124,7 @@ audio_buffer		20-160
 EOF
 	local enc=""
 	[ -n "${FS_MEDIAENC:-}" ] && enc=";mediaenc=$FS_MEDIAENC"
-	echo "<sip:carrier@${FS_PHONE_IP:-127.0.0.2}>;regint=0;audio_codecs=PCMU/8000/1,PCMA/8000/1$enc" >"$cfg/accounts"
+	echo "<sip:carrier@${FS_PHONE_IP:-127.0.0.2}>;regint=0;audio_codecs=${FS_CODECS:-PCMU/8000/1,PCMA/8000/1}$enc" >"$cfg/accounts"
 	: >"$cfg/contacts"
 	baresip -f "$cfg" -e "/dial sip:$num@$BYOC_SIP_IP:$BYOC_SIP_PORT" -t "$secs" \
 		>"$out/baresip.log" 2>&1 &

@@ -1310,10 +1310,11 @@ static void worker_one(const br_worker_t *w, uint32_t extra, void *ctx)
 	rpc_t *rpc = a[0];
 	if(rpc->array_add(a[1], "{", &st) < 0)
 		return;
-	rpc->struct_add(st, "ssdsdddd", "id", w->id, "addr", w->addr, "port",
+	rpc->struct_add(st, "ssdsddddd", "id", w->id, "addr", w->addr, "port",
 			(int)w->port, "transport", br_transport_name(w->transport),
 			"capacity", (int)w->capacity, "active", (int)w->active,
-			"routed_since_refresh", (int)extra, "draining", (int)w->draining);
+			"routed_since_refresh", (int)extra, "draining", (int)w->draining,
+			"wideband", (int)w->wideband);
 }
 
 static const char *workers_doc[] = {

@@ -68,10 +68,10 @@ static void test_offer_to_worker_plain(void **state)
 	for(i = 0; i < 3; i++) {
 		trunk(&t, "PCMU,PCMA", enc[i]);
 		flags(&t, 0, 1, 0,
-				"RTP/AVP ICE=remove DTLS=off SDES-off codec-strip=all "
+				"RTP/AVP ICE=remove DTLS=off SDES-off codec-mask=all "
 				"codec-offer=PCMU codec-offer=PCMA" TAIL);
 		flags(&t, 0, 1, 1,
-				"RTP/AVP ICE=remove DTLS=off SDES-off codec-strip=all "
+				"RTP/AVP ICE=remove DTLS=off SDES-off codec-mask=all "
 				"codec-offer=PCMU codec-offer=PCMA" TAIL);
 	}
 }
@@ -85,7 +85,7 @@ static void test_codec_order(void **state)
 			"RTP/AVP ICE=remove DTLS=off SDES-off codec-strip=all "
 			"codec-offer=PCMA codec-offer=PCMU" TAIL);
 	flags(&t, 0, 1, 0,
-			"RTP/AVP ICE=remove DTLS=off SDES-off codec-strip=all "
+			"RTP/AVP ICE=remove DTLS=off SDES-off codec-mask=all "
 			"codec-offer=PCMA codec-offer=PCMU" TAIL);
 	/* a single law: the worker may also get the other one, transcoded */
 	trunk(&t, "PCMA", "none");
@@ -93,7 +93,7 @@ static void test_codec_order(void **state)
 			"RTP/AVP ICE=remove DTLS=off SDES-off codec-strip=all "
 			"codec-offer=PCMA" TAIL);
 	flags(&t, 0, 1, 0,
-			"RTP/AVP ICE=remove DTLS=off SDES-off codec-strip=all "
+			"RTP/AVP ICE=remove DTLS=off SDES-off codec-mask=all "
 			"codec-offer=PCMA codec-transcode=PCMU" TAIL);
 }
 
@@ -107,7 +107,7 @@ static void test_wideband(void **state)
 			"RTP/AVP ICE=remove DTLS=off SDES-off codec-strip=all "
 			"codec-offer=G722 codec-offer=opus codec-offer=PCMU" TAIL);
 	flags(&t, 0, 1, 1,
-			"RTP/AVP ICE=remove DTLS=off SDES-off codec-strip=all "
+			"RTP/AVP ICE=remove DTLS=off SDES-off codec-mask=all "
 			"codec-offer=G722 codec-offer=opus codec-offer=PCMU "
 			"codec-transcode=PCMA" TAIL);
 }
@@ -123,7 +123,7 @@ static void test_narrowband_transcode(void **state)
 			"RTP/AVP ICE=remove DTLS=off SDES-off codec-strip=all "
 			"codec-transcode=G722 codec-offer=PCMU" TAIL);
 	flags(&t, 0, 1, 0,
-			"RTP/AVP ICE=remove DTLS=off SDES-off codec-strip=all "
+			"RTP/AVP ICE=remove DTLS=off SDES-off codec-mask=all "
 			"codec-offer=PCMU codec-transcode=PCMA" TAIL);
 
 	/* a carrier with no G.711 at all: the worker gets both laws,
@@ -133,7 +133,7 @@ static void test_narrowband_transcode(void **state)
 			"RTP/SAVP ICE=remove DTLS=off " SUITES " codec-strip=all "
 			"codec-transcode=opus" TAIL);
 	flags(&t, 0, 1, 0,
-			"RTP/AVP ICE=remove DTLS=off SDES-off codec-strip=all "
+			"RTP/AVP ICE=remove DTLS=off SDES-off codec-mask=all "
 			"codec-transcode=PCMU codec-transcode=PCMA" TAIL);
 	/* the same with a wideband worker: opus end to end, G.711 as an
 	 * alternative */
@@ -141,7 +141,7 @@ static void test_narrowband_transcode(void **state)
 			"RTP/SAVP ICE=remove DTLS=off " SUITES " codec-strip=all "
 			"codec-offer=opus" TAIL);
 	flags(&t, 0, 1, 1,
-			"RTP/AVP ICE=remove DTLS=off SDES-off codec-strip=all "
+			"RTP/AVP ICE=remove DTLS=off SDES-off codec-mask=all "
 			"codec-offer=opus codec-transcode=PCMU codec-transcode=PCMA" TAIL);
 }
 

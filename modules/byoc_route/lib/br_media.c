@@ -107,8 +107,11 @@ int br_media_flags(const br_trunk_t *t, int to_carrier, int is_offer,
 	} else {
 		/* SDP from the carrier toward a worker: the trunk codecs the
 		 * worker has, plus PCMU/PCMA transcoded where the carrier lacks
-		 * them */
-		put(&w, "RTP/AVP ICE=remove DTLS=off SDES-off codec-strip=all");
+		 * them. codec-mask, not codec-strip: the carrier's codecs leave
+		 * the offer but stay usable for transcoding, so a carrier that
+		 * offers only codecs the worker lacks (G.722 to a narrowband
+		 * worker) is transcoded instead of getting no audio */
+		put(&w, "RTP/AVP ICE=remove DTLS=off SDES-off codec-mask=all");
 		for(i = 0; i < t->ncodecs; i++)
 			if(worker_has(t->codecs[i], wideband))
 				put(&w, "codec-offer=%s", br_codec_name(t->codecs[i]));

@@ -32,7 +32,7 @@
  *   ptime=20 replace-origin replace-session-connection"
  * (codecs the worker cannot produce use codec-transcode=).
  * Offer toward a worker: "RTP/AVP ICE=remove DTLS=off SDES-off
- *   codec-strip=all codec-offer=<trunk codecs the worker handles>
+ *   codec-mask=all codec-offer=<trunk codecs the worker handles>
  *   codec-transcode=PCMU codec-transcode=PCMA codec-offer=telephone-event
  *   ptime=20 replace-origin replace-session-connection"
  * (codec-transcode only for PCMU/PCMA not among the trunk's codecs).

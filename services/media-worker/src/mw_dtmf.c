@@ -130,6 +130,17 @@ int mw_dtmf_rx_put(struct mw_dtmf_rx *rx, const uint8_t *payload, size_t len,
 			rx->st.ignored++;
 			return 0;
 		}
+		if(code == rx->code &&
+				(uint32_t)(ts - rx->ts) < rx->base + rx->last_dur) {
+			/* a timestamp inside the reported press: events never
+			 * overlap, so this is no new one but its end packets sent
+			 * with moving timestamps (rtpengine 10.5 when transcoding) */
+			if(end)
+				rx->st.dup_end++;
+			else
+				rx->st.ignored++;
+			return 0;
+		}
 	}
 
 	/* a new event (with or without the marker bit) */

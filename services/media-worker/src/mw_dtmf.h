@@ -20,7 +20,11 @@
  * is extended by 65536; a new segment (RFC 4733 2.5.1.3: same event, no
  * E bit on the previous segment, which had reached the 16-bit maximum,
  * new timestamp = old + old duration) continues the same press.
- * Packets older than the open/last event are ignored.
+ * Packets older than the open/last event are ignored, and so are
+ * packets of the same event code whose timestamp falls inside the span
+ * of the press just reported (events never overlap: a real new press
+ * starts at or after the previous one's end; rtpengine 10.5 sends its
+ * redundant end packets with moving timestamps when it transcodes).
  *
  * Ownership: embedded in the media session; single thread.
  * Functions return 0 or -errno.

@@ -192,6 +192,29 @@ static void test_only_end_packets(void **state)
 	assert_int_equal(c.dur[1], 480);
 }
 
+static void test_end_packets_moving_ts(void **state)
+{
+	struct collect c = {0};
+
+	/* rtpengine transcoding: updates at ts 121850, then end packets at
+	 * 121850, 122010 and 122170 (captured on the wire): one press */
+	mw_dtmf_rx_init(&c.rx, 400);
+	feed(&c, 1, 0, 160, 121850, 0);
+	feed(&c, 1, 0, 1280, 121850, 140);
+	feed(&c, 1, 1, 1440, 121850, 160);
+	feed(&c, 1, 1, 1440, 122010, 180);
+	feed(&c, 1, 1, 1440, 122170, 200);
+	assert_string_equal(c.digits, "1");
+	assert_int_equal(c.rx.st.dup_end, 2);
+	/* the same digit again, starting after the first one's end: new */
+	feed(&c, 1, 0, 160, 121850 + 1440 + 480, 400);
+	feed(&c, 1, 1, 800, 121850 + 1440 + 480, 500);
+	assert_string_equal(c.digits, "11");
+	/* another digit inside the span is another event (not merged) */
+	feed(&c, 2, 1, 160, 121850 + 1440 + 480 + 320, 520);
+	assert_string_equal(c.digits, "112");
+}
+
 static void test_reordered_and_old(void **state)
 {
 	struct collect c = {0};
@@ -403,6 +426,7 @@ int main(void)
 			cmocka_unit_test(test_lost_end_new_event),
 			cmocka_unit_test(test_lost_end_timeout),
 			cmocka_unit_test(test_only_end_packets),
+			cmocka_unit_test(test_end_packets_moving_ts),
 			cmocka_unit_test(test_reordered_and_old),
 			cmocka_unit_test(test_long_press_wrap_and_segments),
 			cmocka_unit_test(test_bad_input),
