@@ -15,11 +15,13 @@
 
 #include "mw_g711.h"
 
-/* Opus toward the carrier: wideband voice. Complexity 5 is where the
- * encoder costs about half of complexity 10 for no audible loss at this
- * bit rate (docs/media-worker.md, "Codecs"); 24 kbit/s is the usual
- * wideband VoIP rate. */
-#define OPUS_COMPLEXITY 5
+/* Opus toward the carrier: wideband voice at 24 kbit/s, the usual
+ * wideband VoIP rate. The encoder is the most expensive step of a call:
+ * complexity 1 costs about 120 us per 20 ms frame here against 190 us at
+ * 5 and 340-430 us at 6-10 (measured with tests/tools/mediabench and a
+ * speech file; docs/media-worker.md, "Codecs"), and at 16 kHz voice the
+ * SILK layer it tunes loses little. */
+#define OPUS_COMPLEXITY 1
 #define OPUS_BITRATE 24000
 
 static const struct mw_codec_desc descs[] = {
@@ -195,6 +197,12 @@ int mw_resample(struct mw_resampler *r, const int16_t *in, size_t n_in,
 		ol++;
 	}
 	return (int)n_out;
+}
+
+void mw_resampler_reset(struct mw_resampler *r)
+{
+	if(r->st)
+		speex_resampler_reset_mem(r->st);
 }
 
 void mw_resampler_cleanup(struct mw_resampler *r)

@@ -98,6 +98,8 @@ int mw_resampler_init(
  * only a non-integer ratio can leave, repeat the last one). */
 int mw_resample(struct mw_resampler *r, const int16_t *in, size_t n_in,
 		int16_t *out, size_t n_out);
+/* Forgets the history (the next frame starts from silence). */
+void mw_resampler_reset(struct mw_resampler *r);
 void mw_resampler_cleanup(struct mw_resampler *r);
 
 #endif

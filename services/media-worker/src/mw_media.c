@@ -914,8 +914,15 @@ static void tick_send(struct mw_media *m)
 	m->need_marker = 0;
 	m->ai_prev = n > 0;
 	if(m->arate != m->crate) {
-		if(mw_resample(&m->rs_tx, apcm, m->aframe, cpcm, m->cframe) < 0)
+		if(n == 0) {
+			/* the AI is silent: nothing to convert (the converter starts
+			 * from silence again when it talks) */
 			memset(cpcm, 0, m->cframe * sizeof(int16_t));
+			mw_resampler_reset(&m->rs_tx);
+		} else if(mw_resample(&m->rs_tx, apcm, m->aframe, cpcm, m->cframe) <
+				0) {
+			memset(cpcm, 0, m->cframe * sizeof(int16_t));
+		}
 		out = cpcm;
 	}
 	len = mw_codec_encode(&m->codec, out, m->cframe, pkt + MW_RTP_HDR_LEN,
