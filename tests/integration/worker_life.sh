@@ -75,6 +75,7 @@ assert_eq completed "$(field transfer_result "$r")" "record: transfer completed"
 assert_eq 200 "$(field transfer_code "$r")" "record: the target's 200"
 assert_eq +14155550199 "$(field transfer_target "$r")" "record: transfer target"
 ev=$(cat "$BYOC_RUN"/xfer/*.jsonl 2>/dev/null || true)
+assert_match '"event":"transfer_status","status":"accepted"' "$ev" "the AI heard: accepted"
 assert_match '"event":"transfer_status","status":"completed","code":200' "$ev" "the AI heard: completed (200)"
 assert_match '"stop_received":true' "$ev" "the AI got stop when the transfer ended our leg"
 assert_match 'byoc_worker_transfers_total\{result="completed"\} 1' "$(metrics)" "metric: one completed transfer"

@@ -108,6 +108,9 @@ static void finish(struct mw_call *c, int ok, int code)
 	struct mw_xfer *x = c->xfer;
 
 	event_del(x->timer);
+	if(ok && x->state == MW_XFER_REFERRING)
+		/* the final NOTIFY overtook the 202: the REFER was accepted */
+		report(c, x->target, "accepted", 202);
 	xfer_set_state(x, MW_XFER_DONE);
 	report(c, x->target, ok ? "completed" : "failed", code);
 	MW_COUNT(ok ? MW_C_XFER_COMPLETED : MW_C_XFER_FAILED);
