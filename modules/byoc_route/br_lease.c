@@ -316,7 +316,7 @@ int br_lease_admit(const br_trunk_t *t, const str *callid, int *retry_ms)
 	redisReply *r;
 	long long st, n, wait;
 	char prev[BR_ID_MAX + 1];
-	int had;
+	int known, had;
 
 	*retry_ms = 0;
 	if(br_key(klease, sizeof(klease), BR_K_LEASE, t->id) < 0
@@ -336,25 +336,38 @@ int br_lease_admit(const br_trunk_t *t, const str *callid, int *retry_ms)
 	lens[8] = utoa(t->max_cps, scps);
 
 	/* failover onto another trunk: the previous trunk's lease goes */
-	had = br_lease_trunk(callid, prev) == 0 && strcmp(prev, t->id) != 0;
+	known = br_lease_trunk(callid, prev) == 0;
+	had = known && strcmp(prev, t->id) != 0;
 
 	r = eval_script(_sha_admit, BR_LUA_ADMIT, 2, 9, argv, lens);
 	if(!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
 		uint32_t share;
+		/* Without a reply (timeout) the script may still have run in
+		 * Redis and written this call's lease. Unless the call already
+		 * holds a lease on this trunk here (an INVITE retransmission),
+		 * queue its removal: a refused call must not hold a slot until
+		 * lease_ttl. The sync process sends it after this script. */
+		int orphan = !r && !(known && !had);
 		if(r) {
 			LM_ERR("admission script failed: %s\n",
 					r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
 			freeReplyObject(r);
 		}
-		if(!_cfg->fail_open && (t->max_calls || t->max_cps))
+		if(!_cfg->fail_open && (t->max_calls || t->max_cps)) {
+			if(orphan)
+				relq_push(t->id, callid);
 			return BR_STORE_DOWN;
+		}
 		/* fail-open (or a trunk without limits): this proxy's share */
 		share = t->max_calls
 						? (t->max_calls + _cfg->cluster_size - 1)
 								  / _cfg->cluster_size
 						: 0;
-		if(share && br_stats_active(t->id) >= share)
+		if(share && br_stats_active(t->id) >= share) {
+			if(orphan)
+				relq_push(t->id, callid);
 			return BR_OVER_CAPACITY;
+		}
 		if(local_put(t->id, callid, 0) < 0)
 			return BR_STORE_DOWN;
 		if(had)

@@ -49,8 +49,12 @@ assert_match 'SIP/2.0 503 Trunk Capacity Exceeded' "$(t_msgs ra)" "third call vi
 uac_to rb "$B_PORT" uac_refused.xml || true
 assert_match 'SIP/2.0 503 Trunk Capacity Exceeded' "$(t_msgs rb)" "third call via proxy B refused"
 assert_match 'active: 2' "$(rpc_b byoc.calls shared)" "proxy B reports the cluster-wide count"
-wait $pa $pb
-t_wait_leases shared 0 30 && pass "both slots free after the calls" || fail "leases left"
+rca=0 rcb=0
+wait $pa || rca=$?
+wait $pb || rcb=$?
+assert_eq 0 "$rca" "call via proxy A completed"
+assert_eq 0 "$rcb" "call via proxy B completed"
+t_wait_leases shared 0 30 && pass "both slots free after the calls" || fail "leases left: $(t_leases shared)"
 
 # a change through proxy A's RPC reaches proxy B
 t_rpc byoc.trunk_set shared max_calls=5
