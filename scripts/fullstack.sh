@@ -152,6 +152,9 @@ EOF
 fullstack_report() { # out [agent-dir]
 	local out=$1 adir=${2:-$1} ev rec
 	ev=$(ls -t "$adir"/*.jsonl 2>/dev/null | head -1 || true)
+	# the agent completes its recording and logs "closed" when the worker
+	# closes the stream, just after the phone hung up: wait for it (5 s)
+	[ -n "$ev" ] && { wait_for 50 grep -q '"event":"closed"' "$ev" || true; }
 	rec=$(ls -t "$adir"/MZ*.wav 2>/dev/null | head -1 || true)
 	[ -n "$rec" ] && cp "$rec" "$out/agent-heard.wav"
 	[ -n "$ev" ] && cp "$ev" "$out/events.jsonl"

@@ -138,6 +138,7 @@ t_sig=$(date +%s%N)
 kill -TERM "$WPID"
 wait_for 20 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$FS_WORKER_ADMIN/readyz)\" = 503 ]" &&
 	pass "draining: /readyz 503" || fail "/readyz not 503 while draining"
+wait_for 20 sh -c "[ \"\$(redis-cli -p $BYOC_REDIS_PORT HGET byoc:v1:worker:lw1 draining)\" = 1 ]" || true
 assert_eq 1 "$(rcli HGET byoc:v1:worker:lw1 draining)" "draining: registry says draining=1"
 id=$(rcli XADD byoc:v1:jobs '*' agent ag-echo to +14155550177)
 out=$(t_uac late 127.0.0.2 uac_any.xml +14155550106)

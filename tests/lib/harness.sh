@@ -186,6 +186,12 @@ t_stop_uas() { # name
 	sleep 0.2
 }
 
+# (The carrier UAC scenarios name their INVITE transactions (start_txn,
+# response_txn, ack_txn): the edge relays a 180 and the 200 right behind
+# it from two processes, so the 180 may arrive after the 200, and sipp
+# ignores a late provisional response only for a named transaction, as
+# RFC 3261 lets a UAC do; otherwise it aborts the call.)
+#
 # Runs a sipp UAC to completion; prints its exit code. Its pid is kept in
 # $BYOC_RUN/uac-<name>.pid so a test (or the cleanup) can stop a UAC left
 # running in the background by pid.

@@ -34,6 +34,7 @@ struct mw_registry
 	int backoff_ms;
 	int hb_inflight; /* replies still expected for this beat */
 	int hb_failed;
+	int hb_again; /* kicked while a beat was in flight: send one more */
 	int closing;		  /* mw_registry_free in progress */
 	int leaving;		  /* deregistered: no heartbeat any more */
 	char key[BR_KEY_MAX]; /* byoc:v1:worker:<id> */
@@ -181,6 +182,12 @@ static void hb_reply_cb(redisAsyncContext *ac, void *reply, void *priv)
 					r->cfg->capacity);
 		if(r->hb_failed)
 			MW_COUNT(MW_C_REDIS_ERRORS);
+		/* a state change (draining) during the beat goes out now, not
+		 * a heartbeat period later */
+		if(r->hb_again) {
+			r->hb_again = 0;
+			mw_registry_kick(r);
+		}
 	}
 }
 
@@ -198,8 +205,10 @@ void mw_registry_kick(struct mw_registry *r)
 		atomic_store(&r->st->registry_ok, 0);
 		return;
 	}
-	if(r->hb_inflight)
-		return; /* the previous beat is still on its way */
+	if(r->hb_inflight) {
+		r->hb_again = 1; /* sent when the previous beat is answered */
+		return;
+	}
 	snprintf(port, sizeof(port), "%u", r->cfg->adv_port);
 	snprintf(cap, sizeof(cap), "%u", r->cfg->capacity);
 	snprintf(active, sizeof(active), "%u", atomic_load(&r->st->active));
