@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * mw_g711.h -- G.711 PCMU/PCMA frame encode/decode for the media engine,
- * a thin loop over spandsp's inline companding functions (linear_to_ulaw,
- * ulaw_to_linear, linear_to_alaw, alaw_to_linear): no state, no tables,
- * no globals.
+ * mw_g711.h -- G.711 PCMU/PCMA frame encode/decode for the media engine:
+ * the codes of spandsp's companding functions (linear_to_ulaw,
+ * ulaw_to_linear, linear_to_alaw, alaw_to_linear), bit for bit, through
+ * lookup tables filled from them once at load time (read-only after; no
+ * per-call state). Safe on any thread.
  */
 #ifndef MW_G711_H
 #define MW_G711_H

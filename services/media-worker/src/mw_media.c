@@ -23,8 +23,8 @@
  * missed ticks at once (up to 10, i.e. 200 ms); after a longer stall the
  * missed ticks are skipped: the timestamp jumps by the stalled time,
  * sequence numbers stay contiguous and the marker bit is set.
- * (libevent's default timer clock is coarse, 1-4 ms: an event_base created
- * with EVENT_BASE_FLAG_PRECISE_TIMER gives less jitter, not less drift.)
+ * (libevent's default timer clock is coarse, 1-4 ms: the worker's loops
+ * use EVENT_BASE_FLAG_PRECISE_TIMER, less jitter, not less drift.)
  *
  * Symmetric RTP / latching rule. Until the first valid RTP packet (well
  * formed, the negotiated payload type -- or PCMU/PCMA on a G.711 call --,
@@ -74,6 +74,7 @@
 #include "mw_dtmf.h"
 #include "mw_g711.h"
 #include "mw_jitter.h"
+#include "mw_metrics.h"
 #include "mw_rtp.h"
 
 #define FRAME_MAX 320 /* samples per 20 ms at 16 kHz */
@@ -96,6 +97,7 @@
 #define DTMF_RX_TIMEOUT_MS 400
 #define IDLE_UNDERRUN_TICKS 25 /* AI silent this long: it stopped talking */
 #define PT_CN 13
+#define LAT_PENDING 8 /* AI audio pieces timed to their first RTP packet */
 
 struct chunk
 {
@@ -202,6 +204,10 @@ struct mw_media
 
 	struct mw_media_stats st;
 	uint64_t slips, relatches;
+	/* latency metric: first sample (q_in position) and arrival time of
+	 * the last AI audio pieces queued (a full ring skips the newest) */
+	uint64_t lat_pos[LAT_PENDING], lat_ns[LAT_PENDING];
+	unsigned lat_head, lat_len;
 
 	struct mw_jb jb; /* large: last */
 };
@@ -920,7 +926,7 @@ static void tick_send(struct mw_media *m)
 			memset(cpcm, 0, m->cframe * sizeof(int16_t));
 			mw_resampler_reset(&m->rs_tx);
 		} else if(mw_resample(&m->rs_tx, apcm, m->aframe, cpcm, m->cframe) <
-				0) {
+				  0) {
 			memset(cpcm, 0, m->cframe * sizeof(int16_t));
 		}
 		out = cpcm;
@@ -949,12 +955,41 @@ static void tick_send(struct mw_media *m)
 	echo_marks(m, m->q_out, m->m_len);
 }
 
+/* Latency metric (mw_metrics.h): 'now' less 'due', the instant the work
+ * could start at the earliest (the tick's scheduled time, or the AI
+ * audio's arrival when that was later). */
+static void lat_record(enum mw_lat l, uint64_t now, uint64_t due)
+{
+	mw_metrics_latency(l, now > due ? (now - due) / 1000 : 0);
+}
+
+/* After a tick consumed the FIFO from q0 to q_out: AI audio whose first
+ * sample went out now is timed; audio dropped before (clear, cap) is
+ * forgotten. At most LAT_PENDING iterations. */
+static void lat_played(struct mw_media *m, uint64_t q0, uint64_t tick_ns)
+{
+	uint64_t now = 0;
+
+	while(m->lat_len && m->lat_pos[m->lat_head] < m->q_out) {
+		if(m->lat_pos[m->lat_head] >= q0) {
+			uint64_t t = m->lat_ns[m->lat_head];
+
+			if(!now)
+				now = mono_ns();
+			lat_record(MW_L_TO_CALLER, now, t > tick_ns ? t : tick_ns);
+		}
+		m->lat_head = (m->lat_head + 1) % LAT_PENDING;
+		m->lat_len--;
+	}
+}
+
 static void tick(struct mw_media *m, uint64_t tick_ns)
 {
 	int16_t cpcm[FRAME_MAX], apcm[FRAME_MAX];
 	const int16_t *out = cpcm;
 	struct mw_dtmf_event ev;
 	unsigned n;
+	uint64_t q0;
 
 	/* caller side: the jitter buffer's frame for this instant */
 	m->now_media_ms = m->ticks * 20;
@@ -970,13 +1005,17 @@ static void tick(struct mw_media *m, uint64_t tick_ns)
 					0 &&
 			n)
 		deliver_dtmf(m, &ev, n);
-	if(m->cbs.on_audio)
+	if(m->cbs.on_audio) {
 		m->cbs.on_audio(m->arg, out, m->aframe, m->ticks * 20);
+		lat_record(MW_L_TO_AI, mono_ns(), tick_ns);
+	}
 
 	/* AI side */
 	m->last_tick_ns = tick_ns;
 	m->last_tick_ts = m->ts;
+	q0 = m->q_out;
 	tick_send(m);
+	lat_played(m, q0, tick_ns);
 	m->ticks++;
 	m->ts += m->ts_step;
 
@@ -1271,10 +1310,21 @@ int mw_media_hold(struct mw_media *m, int on)
 
 int mw_media_play(struct mw_media *m, const int16_t *pcm, size_t samples)
 {
+	int rc;
+
 	if(!m || (!pcm && samples))
 		return -EINVAL;
 	if(!samples)
 		return 0;
+	if(m->lat_len < LAT_PENDING) {
+		unsigned i = (m->lat_head + m->lat_len) % LAT_PENDING;
+
+		m->lat_pos[i] = m->q_in;
+		m->lat_ns[i] = mono_ns();
+		if((rc = fifo_push(m, pcm, samples)) == 0)
+			m->lat_len++;
+		return rc;
+	}
 	return fifo_push(m, pcm, samples);
 }
 

@@ -40,6 +40,29 @@ void mw_metrics_ws_latency(uint64_t us)
 			memory_order_relaxed);
 }
 
+/* Upper bounds of the media latency buckets, microseconds. */
+static const uint32_t lat_bounds[MW_LAT_BUCKETS] = {25, 50, 100, 250, 500, 1000,
+		1500, 2000, 3000, 5000, 10000, 20000, 50000, 100000};
+
+static inline void bump(_Atomic uint64_t *a, uint64_t n)
+{
+	atomic_store_explicit(a, atomic_load_explicit(a, memory_order_relaxed) + n,
+			memory_order_relaxed);
+}
+
+void mw_metrics_latency(enum mw_lat l, uint64_t us)
+{
+	struct mw_metrics *m = mw_metrics_self;
+	unsigned i;
+
+	if(!m)
+		return;
+	for(i = 0; i < MW_LAT_BUCKETS && us > lat_bounds[i]; i++)
+		;
+	bump(&m->lat_hist[l][i], 1);
+	bump(&m->lat_sum_us[l], us);
+}
+
 uint64_t mw_metrics_sum(const struct mw_thread *t, unsigned n, enum mw_ctr c)
 {
 	uint64_t s = 0;
@@ -77,6 +100,45 @@ static void family(struct evbuffer *out, const struct mw_thread *t, unsigned n,
 
 #define ONE(c) ((const struct labelled[]){{(c), NULL}}), 1
 #define N(a) (a), sizeof(a) / sizeof((a)[0])
+
+static void render_latency(
+		struct evbuffer *out, const struct mw_thread *t, unsigned n)
+{
+	static const char *const dir[MW_L__MAX] = {"to_ai", "to_caller"};
+	unsigned l, b, i;
+
+	evbuffer_add_printf(out,
+			"# HELP byoc_worker_media_latency_seconds Latency the worker "
+			"adds on the media path, without the jitter buffer delay and "
+			"the wait for the 20 ms tick: to_ai = tick due to the frame "
+			"queued on the AI WebSocket, to_caller = AI audio queued to the "
+			"RTP packet with its first sample.\n"
+			"# TYPE byoc_worker_media_latency_seconds histogram\n");
+	for(l = 0; l < MW_L__MAX; l++) {
+		uint64_t cum = 0, sum = 0;
+
+		for(b = 0; b <= MW_LAT_BUCKETS; b++) {
+			for(i = 0; i < n; i++)
+				cum += atomic_load_explicit(
+						&t[i].metrics->lat_hist[l][b], memory_order_relaxed);
+			if(b < MW_LAT_BUCKETS)
+				evbuffer_add_printf(out,
+						"byoc_worker_media_latency_seconds_bucket{dir=\"%s\","
+						"le=\"%g\"} %" PRIu64 "\n",
+						dir[l], lat_bounds[b] / 1e6, cum);
+		}
+		for(i = 0; i < n; i++)
+			sum += atomic_load_explicit(
+					&t[i].metrics->lat_sum_us[l], memory_order_relaxed);
+		evbuffer_add_printf(out,
+				"byoc_worker_media_latency_seconds_bucket{dir=\"%s\","
+				"le=\"+Inf\"} %" PRIu64 "\n"
+				"byoc_worker_media_latency_seconds_sum{dir=\"%s\"} %.6f\n"
+				"byoc_worker_media_latency_seconds_count{dir=\"%s\"} %" PRIu64
+				"\n",
+				dir[l], cum, dir[l], (double)sum / 1e6, dir[l], cum);
+	}
+}
 
 void mw_metrics_render(struct evbuffer *out, const struct mw_thread *t,
 		unsigned n, const struct mw_status *st)
@@ -284,4 +346,5 @@ void mw_metrics_render(struct evbuffer *out, const struct mw_thread *t,
 			"byoc_worker_ws_connect_seconds_sum %.6f\n"
 			"byoc_worker_ws_connect_seconds_count %" PRIu64 "\n",
 			cnt, (double)sum / 1e6, cnt);
+	render_latency(out, t, n);
 }

@@ -113,6 +113,21 @@ enum mw_gauge
 
 #define MW_HIST_BUCKETS 10 /* WebSocket connect latency, seconds */
 
+/* Latency the worker adds on the media path (histograms, microseconds;
+ * bench/worker.sh reads them). Deliberate waits are left out: the jitter
+ * buffer's delay and the wait for the 20 ms tick. */
+enum mw_lat
+{
+	MW_L_TO_AI,		/* a tick's scheduled time -> the caller's frame for
+					   it queued on the AI WebSocket (timer lateness,
+					   jitter buffer, encoding, framing) */
+	MW_L_TO_CALLER, /* AI audio handed to the media engine -> the RTP
+					   packet with its first sample sent, less the wait
+					   for its tick (and for audio queued before it) */
+	MW_L__MAX
+};
+#define MW_LAT_BUCKETS 14
+
 struct mw_metrics
 {
 	_Atomic uint64_t c[MW_C__MAX];
@@ -120,6 +135,9 @@ struct mw_metrics
 	_Atomic uint64_t ws_hist[MW_HIST_BUCKETS]; /* non-cumulative counts */
 	_Atomic uint64_t ws_hist_count;
 	_Atomic uint64_t ws_hist_sum_us;
+	/* media latency: non-cumulative counts, the last one past the top */
+	_Atomic uint64_t lat_hist[MW_L__MAX][MW_LAT_BUCKETS + 1];
+	_Atomic uint64_t lat_sum_us[MW_L__MAX];
 } __attribute__((aligned(64)));
 
 /* The calling thread's counters (set by mw_thread for its loops). */
@@ -144,6 +162,8 @@ static inline void mw_gauge_set(enum mw_gauge g, int64_t v)
 
 /* Records one WebSocket connect latency. */
 void mw_metrics_ws_latency(uint64_t us);
+/* Records one media-path latency (no-op on a thread without metrics). */
+void mw_metrics_latency(enum mw_lat l, uint64_t us);
 
 /* Process-wide state shown on /readyz and /metrics, written by the SIP
  * thread, read by anyone. */

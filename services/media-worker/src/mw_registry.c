@@ -34,7 +34,7 @@ struct mw_registry
 	int backoff_ms;
 	int hb_inflight; /* replies still expected for this beat */
 	int hb_failed;
-	int hb_again; /* kicked while a beat was in flight: send one more */
+	int hb_again;		  /* kicked while a beat was in flight: send one more */
 	int closing;		  /* mw_registry_free in progress */
 	int leaving;		  /* deregistered: no heartbeat any more */
 	char key[BR_KEY_MAX]; /* byoc:v1:worker:<id> */

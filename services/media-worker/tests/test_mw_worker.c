@@ -341,7 +341,10 @@ static void queues_and_metrics(void **state)
 	assert_true(mw_thread_self() == &t[0]);
 	assert_int_equal(mw_threads_start(t, 2), 0);
 	p.t0 = &t[0];
-	MW_COUNT(MW_C_WS_MEDIA_SENT); /* thread 0 */
+	MW_COUNT(MW_C_WS_MEDIA_SENT);			  /* thread 0 */
+	mw_metrics_latency(MW_L_TO_AI, 30);		  /* 50 us bucket */
+	mw_metrics_latency(MW_L_TO_AI, 200000);	  /* past the top: +Inf */
+	mw_metrics_latency(MW_L_TO_CALLER, 1000); /* bounds are inclusive */
 	assert_int_equal(mw_thread_post(&t[1], ping_cb, &p, "hello", 5), 0);
 	event_base_loopexit(t[0].base, &to.tv);
 	event_base_dispatch(t[0].base);
@@ -365,6 +368,23 @@ static void queues_and_metrics(void **state)
 			text, "byoc_worker_ws_connect_seconds_bucket{le=\"+Inf\"} 0\n"));
 	assert_non_null(
 			strstr(text, "byoc_worker_inbound_frames_dropped_total 0\n"));
+	assert_non_null(strstr(text,
+			"byoc_worker_media_latency_seconds_bucket{dir=\"to_ai\","
+			"le=\"2.5e-05\"} 0\n"
+			"byoc_worker_media_latency_seconds_bucket{dir=\"to_ai\","
+			"le=\"5e-05\"} 1\n"));
+	assert_non_null(strstr(text,
+			"byoc_worker_media_latency_seconds_bucket{dir=\"to_ai\","
+			"le=\"0.1\"} 1\n"
+			"byoc_worker_media_latency_seconds_bucket{dir=\"to_ai\","
+			"le=\"+Inf\"} 2\n"
+			"byoc_worker_media_latency_seconds_sum{dir=\"to_ai\"} 0.200030\n"
+			"byoc_worker_media_latency_seconds_count{dir=\"to_ai\"} 2\n"));
+	assert_non_null(strstr(text,
+			"byoc_worker_media_latency_seconds_bucket{dir=\"to_caller\","
+			"le=\"0.0005\"} 0\n"
+			"byoc_worker_media_latency_seconds_bucket{dir=\"to_caller\","
+			"le=\"0.001\"} 1\n"));
 	free(text);
 	evbuffer_free(out);
 	mw_threads_free(t, 2);
