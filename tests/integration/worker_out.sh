@@ -137,6 +137,10 @@ assert_eq busy "$(job "$id" outcome)" "job 2: outcome busy"
 assert_eq 486 "$(job "$id" sip_code)" "job 2: SIP 486"
 assert_eq 0 "$(invites cb2)" "486 is final: the second trunk was not tried"
 assert_eq busy "$(field outcome "$(entry byoc:v1:records job "$id")")" "job 2: record busy"
+# closed by this worker's final write, not by a later reclaim as lost
+assert_eq "" "$(job "$id" lost)" "job 2: closed by its worker, not reclaimed"
+assert_match '^[a-z_]+$' "$(job "$id" end_cause)" "job 2: end cause in the job's hash"
+assert_eq 0 "$(rcli XPENDING byoc:v1:jobs workers | head -1)" "job 2: acknowledged"
 t_stop_uas ca2
 
 # --- 3. no answer: the ring timeout cancels ---------------------------------
@@ -147,6 +151,7 @@ job_wait "$id" 200 || fail "job 3 not done"
 dt=$(($(date +%s) - t0))
 assert_eq no_answer "$(job "$id" outcome)" "job 3: outcome no_answer"
 assert_eq 487 "$(job "$id" sip_code)" "job 3: 487 after our CANCEL"
+assert_eq "" "$(job "$id" lost)" "job 3: closed by its worker, not reclaimed"
 assert_match '^CANCEL sip' "$(t_msgs ca3)" "the callee got the CANCEL"
 [ "$dt" -ge 3 ] && [ "$dt" -le 8 ] && pass "cancelled after the 3 s ring timeout ($dt s)" || fail "ring timeout took $dt s"
 t_stop_uas ca3

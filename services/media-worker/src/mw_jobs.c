@@ -127,10 +127,11 @@ struct job
 	struct job *next;
 	struct mw_jobs *j;
 	enum job_state state;
-	int inflight;  /* Redis replies still expected for this job */
-	int reclaimed; /* taken over from a stopped worker */
-	char id[48];   /* stream entry id */
-	char key[80];  /* byoc:v1:job:<id> */
+	int inflight;	/* Redis replies still expected for this job */
+	int final_sent; /* the final record's EVAL is the one in flight */
+	int reclaimed;	/* taken over from a stopped worker */
+	char id[48];	/* stream entry id */
+	char key[80];	/* byoc:v1:job:<id> */
 	char call_id[MW_DIAL_ID_MAX];
 	struct mw_dial_req req;
 	char *params;
@@ -332,9 +333,12 @@ static void record_cb(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct job *jb = priv;
 	redisReply *rep = reply;
-	int final = jb->state == J_FINAL;
+	/* replies come in order and finalize() waits for the outcome's, so
+	 * this is the final record's reply exactly when it was sent */
+	int final = jb->final_sent;
 
 	jb->inflight--;
+	jb->final_sent = 0;
 	if(jb->j->closing)
 		return;
 	if(!rep || rep->type == REDIS_REPLY_ERROR) {
@@ -343,8 +347,11 @@ static void record_cb(redisAsyncContext *ac, void *reply, void *priv)
 		MW_COUNT(MW_C_REDIS_ERRORS);
 		return; /* J_FINAL: tried again by the tick */
 	}
-	if(!final || jb->inflight)
+	if(!final) {
+		/* the outcome is written; the call may have ended meanwhile */
+		finalize(jb);
 		return;
+	}
 	if(rep->type == REDIS_REPLY_INTEGER && rep->integer == 0)
 		MW_WARN("job %s: taken over by another worker meanwhile; its "
 				"record was kept",
@@ -377,7 +384,8 @@ static void finalize(struct job *jb)
 	argv[n++] = "1";
 	for(i = 0; i < 2 * jb->nf; i++)
 		argv[n++] = jb->fv[i];
-	cmd(jb, record_cb, n, argv); /* not connected: the tick retries */
+	if(cmd(jb, record_cb, n, argv) == 0) /* not connected: the tick retries */
+		jb->final_sent = 1;
 }
 
 /* A job closed without a call (invalid, or refused before dialling). */

@@ -113,7 +113,8 @@ static void reply_cb(redisAsyncContext *ac, void *reply, void *priv)
 static void send_some(struct mw_record *r)
 {
 	struct rec_entry *e;
-	const char *argv[HEAD_ARGS + 2 * MW_RECORD_FIELDS_MAX];
+	const char
+			*argv[HEAD_ARGS + 1 + 2 * MW_RECORD_FIELDS_MAX]; /* + the id "*" */
 	int i;
 
 	if(r->closing || !mw_redis_up(r->redis))

@@ -364,7 +364,7 @@ static void m_play(struct mw_thread *t, void *obj, void *data, size_t len)
 	uint8_t *ulaw = NULL;
 	int16_t *pcm = NULL;
 	size_t n = 0;
-	char err[160];
+	char err[160] = "";
 
 	if(c->m.stop_rx || !c->m.media)
 		return;
