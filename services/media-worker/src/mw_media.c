@@ -76,7 +76,6 @@
 #include "mw_jitter.h"
 #include "mw_metrics.h"
 #include "mw_rtp.h"
-#include "mw_thread.h"
 
 #define FRAME_MAX 320 /* samples per 20 ms at 16 kHz */
 #define NB_RATE 8000  /* in-band DTMF works at 8 kHz */
@@ -98,12 +97,7 @@
 #define DTMF_RX_TIMEOUT_MS 400
 #define IDLE_UNDERRUN_TICKS 25 /* AI silent this long: it stopped talking */
 #define PT_CN 13
-#define LAT_PENDING 8
-#define IO_STARVED_NS \
-	2000000ull /* no RTP read for this long: clocks yield */ /* AI audio pieces timed to their first RTP packet */
-
-/* When this loop last read RTP (arm() below). */
-static _Thread_local uint64_t io_seen_ns;
+#define LAT_PENDING 8 /* AI audio pieces timed to their first RTP packet */
 
 struct chunk
 {
@@ -740,7 +734,6 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 		if(n <= 0)
 			break; /* EAGAIN, or an error the next wakeup will show */
 		now = mono_ns();
-		io_seen_ns = now;
 		for(i = 0; i < n; i++) {
 			size_t len = msgs[i].msg_len;
 
@@ -1044,12 +1037,6 @@ static void tick(struct mw_media *m, uint64_t tick_ns)
 	}
 }
 
-/* Clock priority (mw_thread.h): the tick runs before I/O that became
- * ready in the same loop iteration, which keeps hundreds of clocks on
- * time behind bursts of socket reads -- unless the loop has served no
- * RTP read for IO_STARVED_NS: strict priority would then starve I/O
- * (at saturation there is always a clock due), so the clock yields and
- * takes its turn with the I/O until reads are served again. */
 static void arm(struct mw_media *m)
 {
 	uint64_t now = mono_ns();
@@ -1057,8 +1044,6 @@ static void arm(struct mw_media *m)
 	struct timeval tv = {(time_t)(d / 1000000000ull),
 			(suseconds_t)(d % 1000000000ull / 1000)};
 
-	event_priority_set(m->ev_tick,
-			now - io_seen_ns < IO_STARVED_NS ? MW_PRIO_CLOCK : MW_PRIO_IO);
 	evtimer_add(m->ev_tick, &tv);
 }
 

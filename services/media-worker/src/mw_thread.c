@@ -145,8 +145,6 @@ static int thread_setup(struct mw_thread *t, unsigned idx)
 	event_config_free(ec);
 	if(!t->base)
 		return -ENOMEM;
-	if(event_base_priority_init(t->base, MW_PRIOS) < 0)
-		return -ENOMEM;
 	t->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if(t->efd < 0)
 		return -errno;

@@ -21,17 +21,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Event priorities of every loop: the 20 ms media clocks run before
- * the I/O callbacks of the same loop iteration, so a burst of socket
- * reads (hundreds of calls' RTP and WebSocket frames) does not make
- * every clock behind it late; bench/worker.sh at 300 calls on a loop:
- * RTP due -> frame on the WebSocket p99 0.4 ms instead of 16 ms. A clock
- * yields to MW_PRIO_IO while the loop is starving its I/O (mw_media.c,
- * arm()). Events get MW_PRIO_IO by default. */
-#define MW_PRIO_CLOCK 0
-#define MW_PRIO_IO 1
-#define MW_PRIOS 2
-
 struct event;
 struct event_base;
 struct evdns_base;
