@@ -40,6 +40,7 @@ agent ag-tr +14155550103 "$DEAD" failure_policy=transfer failure_target=+1415555
 agent ag-hang +14155550104 "$DEAD"
 agent ag-drop +14155550105 "ws://127.0.0.1:$((PA + 10))/s" failure_policy=message failure_target="$AUDIO/sorry.wav"
 agent ag-echo +14155550106 "ws://127.0.0.1:$((PA + 11))/s"
+agent ag-oom +14155550107 "ws://127.0.0.1:$((PA + 11))/s"
 t_wait_config
 fullstack_worker lw1 127.0.1.1 0 --drain-grace 6 --edge "$BYOC_SIP_IP:$BYOC_SIP_PORT" \
 	--worker-secret "$BYOC_WORKER_SECRET"
@@ -125,6 +126,22 @@ r=$(record +14155550105)
 assert_eq message "$(field ai_failure_policy "$r")" "record: policy message after the drop"
 assert_eq 1011 "$(field ai_close_code "$r")" "record: the AI's close code"
 assert_match 'byoc_worker_ai_failures_total\{policy="message"\} 2' "$(metrics)" "metric: two message policies"
+
+# --- 5b. Redis refuses writes for a while (OOM) as the call ends: the record
+# waits in the worker and is written once Redis takes writes again
+(t_uac oom 127.0.0.2 uac_call.xml +14155550107 -d 1500 >"$BYOC_RUN/oom.rc") &
+POOM=$!
+wait_for 50 sh -c "curl -s http://127.0.0.1:$FS_WORKER_ADMIN/metrics | grep -q '^byoc_worker_active_calls 1'" ||
+	fail "the OOM-test call is not up"
+rcli CONFIG SET maxmemory 1 >/dev/null
+wait "$POOM" || true
+assert_eq 0 "$(cat "$BYOC_RUN/oom.rc")" "Redis OOM: the call itself completes"
+sleep 1.5
+assert_eq "" "$(record +14155550107)" "Redis OOM: no record written meanwhile"
+rcli CONFIG SET maxmemory 0 >/dev/null
+wait_record +14155550107 50 && pass "Redis takes writes again: the deferred record is written" ||
+	fail "the record was lost during the OOM"
+assert_eq remote_bye "$(field end_cause "$(record +14155550107)")" "deferred record: ended by the caller"
 
 # --- 6. SIGTERM with calls up --------------------------------------------------
 (t_uac da 127.0.0.2 uac_call.xml +14155550106 -d 3000 >"$BYOC_RUN/da.rc") &

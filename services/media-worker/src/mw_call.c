@@ -1163,6 +1163,14 @@ void mw_call_shutdown(struct mw_call *c)
 	mw_log_ctx(NULL);
 }
 
+void mw_call_record_at_exit(struct mw_call *c)
+{
+	if(c->end == MW_END_NONE)
+		c->end = MW_END_SHUTDOWN;
+	mw_cdr_final(c); /* both no-ops for a call already recorded */
+	mw_dial_ended(c);
+}
+
 void mw_call_free(struct mw_call *c)
 {
 	if(!c)

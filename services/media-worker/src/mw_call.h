@@ -216,6 +216,9 @@ void mw_call_on_request_done(
 void mw_call_on_transaction_gone(struct mw_call *c, osip_transaction_t *tr);
 /* Drain grace expired: hang up (BYE) or refuse (503) now. */
 void mw_call_shutdown(struct mw_call *c);
+/* The process exits with this call still ending (its CANCEL or BYE
+ * unanswered): its final record and job outcome are written now. */
+void mw_call_record_at_exit(struct mw_call *c);
 /* Frees the call (UA reaper only; both halves done). */
 void mw_call_free(struct mw_call *c);
 

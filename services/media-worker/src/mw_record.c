@@ -84,6 +84,21 @@ static void unlink_entry(struct mw_record *r, struct rec_entry *e)
 	r->n--;
 }
 
+/* Errors that pass without anything changing on our side; the others
+ * (WRONGTYPE, syntax) would fail again and drop the entry. */
+static int transient(const char *err)
+{
+	static const char *const pre[] = {"LOADING", "READONLY", "MASTERDOWN",
+			"BUSY", "TRYAGAIN", "CLUSTERDOWN", "OOM", "NOAUTH", "NOREPLICAS",
+			"ERR max number of clients"};
+	size_t i;
+
+	for(i = 0; err && i < sizeof(pre) / sizeof(pre[0]); i++)
+		if(strncmp(err, pre[i], strlen(pre[i])) == 0)
+			return 1;
+	return 0;
+}
+
 static void reply_cb(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct rec_entry *e = priv;
@@ -96,6 +111,18 @@ static void reply_cb(redisAsyncContext *ac, void *reply, void *priv)
 	if(!rep)
 		return; /* connection gone (or closing): the entry stays queued
 				   and is sent again after the reconnect */
+	if(rep->type == REDIS_REPLY_ERROR && transient(rep->str)) {
+		/* Redis loading, a replica after a failover, out of memory...:
+		 * the entry stays queued and is sent again in a second */
+		MW_LOG_LIMIT(MW_LOG_WARN, "records: XADD %s deferred: %s",
+				stream_keys[e->stream], rep->str);
+		MW_COUNT(MW_C_REDIS_ERRORS);
+		if(!evtimer_pending(r->kick, NULL)) {
+			struct timeval one_s = {1, 0};
+			evtimer_add(r->kick, &one_s);
+		}
+		return;
+	}
 	if(rep->type == REDIS_REPLY_ERROR) {
 		MW_LOG_LIMIT(MW_LOG_ERR, "records: XADD %s refused: %s",
 				stream_keys[e->stream], rep->str);

@@ -1347,6 +1347,10 @@ static void drain_timer_cb(evutil_socket_t fd, short what, void *arg)
 	if(ua->drain_forced) {
 		MW_WARN("drain: %u call(s) still ending after hang-up; exiting",
 				ua->ncalls);
+		/* their transactions (a CANCEL or BYE nobody answers) would
+		 * outlive the process: they end with it, recorded now */
+		for(c = ua->calls; c; c = c->next)
+			mw_call_record_at_exit(c);
 		drain_finish(ua);
 		return;
 	}
