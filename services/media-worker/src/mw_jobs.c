@@ -33,6 +33,8 @@
  * then the request's field/value pairs (kept in the hash: the stream
  * entry is deleted once the job is done).
  * -> {"claimed"} | {"done"} | {"canceled"} | {"dialled", worker, call_id}
+ * A job reclaimed as lost changes owner, so that a stalled (not dead)
+ * previous owner's final write sees another owner and keeps this record.
  */
 static const char claim_lua[] =
 		"local st = redis.call('HGET', KEYS[1], 'state')\n"
@@ -47,7 +49,8 @@ static const char claim_lua[] =
 		"  local out = redis.call('HGET', KEYS[1], 'outcome')\n"
 		"  if not out or out == '' then out = 'failed' end\n"
 		"  redis.call('HSET', KEYS[1], 'state', 'done', 'outcome', out,\n"
-		"    'lost', '1', 'reclaimed_by', ARGV[1], 'ended_at', ARGV[2],\n"
+		"    'lost', '1', 'reclaimed_by', ARGV[1], 'worker', ARGV[1],\n"
+		"    'ended_at', ARGV[2],\n"
 		"    'reason', 'worker ' .. prev .. ' stopped during the attempt')\n"
 		"  redis.call('EXPIRE', KEYS[1], ARGV[5])\n"
 		"  redis.call('XACK', KEYS[2], ARGV[3], ARGV[4])\n"
