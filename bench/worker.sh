@@ -18,6 +18,13 @@
 # latency histograms (/metrics, scraped at the window's edges), and the
 # CPU of the agent, Redis and mw_load. Stops after the first saturated
 # step (loss, failed calls, dropped frames, or the worker's core full).
+#
+# CPU figures are per process (utime + stime of /proc/PID/stat, which the
+# kernel scales to the scheduler's exact run time); this kernel samples
+# the user/system split and /proc/stat's per-core busy time at its 250 Hz
+# tick, which is biased for a process that wakes on a millisecond grid
+# (the worker's media clock), so the split is only indicative and
+# per-core busy time is not reported.
 W_BASE=${BENCH_WORKER_PORT_BASE:-26000}
 W_STEPS=${BENCH_WORKER_STEPS:-100 200 300 400 500 750 1000}
 W_SECONDS=${BENCH_WORKER_SECONDS:-30}
@@ -200,9 +207,7 @@ if [ -s "$f" ] && [ "$(kv "$f" calls_up)" -gt 0 ] 2>/dev/null; then
 	W[rtpe.ipd]="$(awk -v a="$(kv "$f" ipd_p50_us)" -v b="$(kv "$f" ipd_p99_us)" -v c="$(kv "$f" ipd_max_us)" 'BEGIN { printf "%.2f / %.2f / %.1f", a / 1000, b / 1000, c / 1000 }')"
 	W[rtpe.lat]="$(awk -v a="$(kv "$f" lat_p50_us)" -v b="$(kv "$f" lat_p99_us)" 'BEGIN { printf "%.2f / %.2f", a / 1000, b / 1000 }')"
 	W[rtpe.gen]=$(kv "$f" cpu_gen_pct)
-	W[rtpe.core]=$(kv "$f" core_busy_pct)
 	W[rtpe.steal]=$(kv "$f" core_steal_pct)
-	W[rtpe.host]=$(kv "$f" host_busy_pct)
 	W[rtpe.rss]=$(kv "$f" rss_rtpengine_kb_end)
 fi
 }
@@ -232,9 +237,7 @@ for n in $W_STEPS; do
 	W[$n.user]=$(awk -v u="$(kv "$f" cpu_worker_user_s)" -v s="$(kv "$f" cpu_worker_sys_s)" 'BEGIN { if (u + s > 0) printf "%.0f", 100 * u / (u + s); else print "-" }')
 	W[$n.percall]=$(us_per "$c" "$win" "$up")
 	W[$n.perframe]=$(awk -v c="$c" -v w="$win" -v n="$up" 'BEGIN { if (w > 0 && n > 0) printf "%.1f", c * 1e6 / (w * n * 100); else print "-" }')
-	W[$n.core]=$(kv "$f" core_busy_pct)
 	W[$n.steal]=$(kv "$f" core_steal_pct)
-	W[$n.host]=$(kv "$f" host_busy_pct)
 	W[$n.rss]=$(awk -v a="$r0" -v b="$(kv "$f" rss_worker_kb_end)" -v n="$up" 'BEGIN { if (n > 0) printf "%.0f", (b - a) / n; else print "-" }')
 	W[$n.rss0]=$r0
 	W[$n.loss]="$(kv "$f" loss_pct) / $(kv "$f" gap_pct)"
@@ -246,6 +249,7 @@ for n in $W_STEPS; do
 	W[$n.wlost]="$(metric_delta "$m" byoc_worker_rtp_lost_total) / $(metric_delta "$m" byoc_worker_rtp_late_total) / $(metric_delta "$m" byoc_worker_inbound_frames_dropped_total) / $(metric_delta "$m" byoc_worker_playout_underruns_total)"
 	W[$n.agent]="$(kv "$f" cpu_agent_pct) ($(us_per "$(awk -v u="$(kv "$f" cpu_agent_user_s)" -v s="$(kv "$f" cpu_agent_sys_s)" 'BEGIN { print u + s }')" "$win" "$up"))"
 	W[$n.gen]=$(kv "$f" cpu_gen_pct)
+	W[$n.rig]=$(awk -v a="$(kv "$f" cpu_gen_pct)" -v b="$(kv "$f" cpu_agent_pct)" -v c="$(kv "$f" cpu_redis_pct)" 'BEGIN { printf "%.1f", a + b + c }')
 	W[$n.redis]=$(kv "$f" cpu_redis_pct)
 	W[$n.ended]=$(kv "$f" ended_by_peer)
 	# what mw_load managed to send (the rig shares a core with the agent)
@@ -293,10 +297,9 @@ done
 	row "calls up / failed" calls "${W[rtpe.calls]:--} / 0"
 	row "RTP sent by mw_load, % of 50 packets/s per call" sent ""
 	row "worker CPU, % of its core" cpu "${W[rtpe.cpu]:--}"
-	row "  of which user space, %" user ""
+	row "  of which user space, % (split sampled at the kernel tick)" user ""
 	row "CPU per call (µs per second of call)" percall "${W[rtpe.percall]:--}"
 	row "CPU per media frame (µs; 100 frames per call-second: 50 in, 50 out)" perframe "${W[rtpe.perpkt]:--}"
-	row "worker core busy, % (above the worker's: other load)" core "${W[rtpe.core]:--}"
 	row "worker core stolen by the hypervisor, %" steal "${W[rtpe.steal]:--}"
 	row "RSS per call (KiB; RSS at the window's end less the idle worker's)" rss ""
 	row "loss, %: sequence gaps / packets missing by media time" loss "${W[rtpe.loss]:--}"
@@ -310,7 +313,7 @@ done
 	row "byoc-ref-agent CPU, % (µs per call-second)" agent ""
 	row "mw_load CPU, %" gen "${W[rtpe.gen]:--}"
 	row "Redis CPU, %" redis ""
-	row "machine busy, % of all cores" host "${W[rtpe.host]:--}"
+	row "the rig's core: mw_load + agent + Redis CPU, %" rig "${W[rtpe.gen]:--}"
 	echo
 	echo "rtpengine one-way relay latency, ms: p50 / p99: ${W[rtpe.lat]:--}."
 	echo "Saturation (first step with loss, failed calls, dropped frames, the core full, or the load not delivered): ${W_SAT}; highest step without: ${W_LAST_OK}."

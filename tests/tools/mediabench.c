@@ -28,6 +28,7 @@
 
 #include "br_model.h"
 #include "mw_ai.h"
+#include "mw_clock.h"
 #include "mw_media.h"
 
 struct sess
@@ -95,20 +96,22 @@ int main(int argc, char **argv)
 	struct mw_media_cfg cfg = {
 			"127.0.0.1", 30000, 39999, 20, 200, 0, 0, rate, inband};
 	struct event_base *b = event_base_new();
+	struct mw_clock *clk = NULL;
 	struct sess *s = calloc((size_t)pairs * 2, sizeof(*s));
 	int16_t *tone;
 	size_t n = (size_t)rate * (size_t)(secs + 5), i;
 	double c0, w0, c1, w1, per_call_us;
 	uint64_t frames = 0;
 
-	if(!b || !s || pairs < 1 || secs <= 0)
+	if(!b || !s || pairs < 1 || secs <= 0 || mw_clock_base_init(b) < 0 ||
+			mw_clock_new(b, &clk) < 0)
 		return 2;
 	tone = malloc(n * sizeof(int16_t));
 	for(i = 0; i < n; i++)
 		tone[i] = (int16_t)(8000 * sin(2 * M_PI * 440 * (double)i / rate));
 	for(i = 0; i < (size_t)pairs * 2; i++) {
 		mw_ai_init(&s[i].ai, l16 ? BR_AI_L16 : BR_AI_TWILIO, discard, NULL);
-		if(mw_media_new(b, &cfg, &cbs, &s[i], &s[i].m, &s[i].port) < 0) {
+		if(mw_media_new(clk, &cfg, &cbs, &s[i], &s[i].m, &s[i].port) < 0) {
 			fprintf(stderr, "mw_media_new failed at %zu\n", i);
 			return 1;
 		}
@@ -147,6 +150,7 @@ int main(int argc, char **argv)
 	}
 	free(s);
 	free(tone);
+	mw_clock_free(clk);
 	event_base_free(b);
 	return 0;
 }

@@ -1586,7 +1586,7 @@ static void m_on_setup(struct mw_thread *t, void *obj, void *data, size_t len)
 	/* the media engine hands audio over at the AI protocol's rate */
 	mw_ai_init(&c->m.ai, c->setup.ai_proto, m_ai_send, c);
 	mc.api_rate = mw_ai_rate(&c->m.ai);
-	rc = mw_media_new(t->base, &mc, &mcbs, c, &c->m.media, &c->m.port);
+	rc = mw_media_new(t->clock, &mc, &mcbs, c, &c->m.media, &c->m.port);
 	if(rc < 0) {
 		c->m.hangup_posted = 1;
 		m_post_sip(c, s_on_failed, 1, strerror(-rc));

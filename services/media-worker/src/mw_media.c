@@ -59,6 +59,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +74,7 @@
 
 #include "mw_dtmf.h"
 #include "mw_g711.h"
+#include "mw_clock.h"
 #include "mw_jitter.h"
 #include "mw_metrics.h"
 #include "mw_rtp.h"
@@ -121,6 +123,8 @@ struct endpoint
 struct mw_media
 {
 	struct event_base *base;
+	struct mw_clock *clk; /* the loop's; tick_e is on it while running */
+	struct mw_clock_entry tick_e;
 	/* rates (see the top of the file) and the codec */
 	unsigned arate, aframe;	 /* API side: samples/s, per 20 ms */
 	unsigned crate, cframe;	 /* codec PCM */
@@ -139,7 +143,7 @@ struct mw_media
 	char local_ip[INET6_ADDRSTRLEN];
 	int family;
 	int fd_rtp, fd_rtcp;
-	struct event *ev_rtp, *ev_rtcp, *ev_tick;
+	struct event *ev_rtp, *ev_rtcp;
 	uint16_t port;
 
 	/* far end */
@@ -214,12 +218,9 @@ struct mw_media
 
 /* ---- small helpers ---- */
 
-static uint64_t mono_ns(void)
+static inline uint64_t mono_ns(void)
 {
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+	return mw_clock_now_ns();
 }
 
 /* A monotonic time in units of 'rate' per second (wrapping). */
@@ -734,6 +735,7 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 		if(n <= 0)
 			break; /* EAGAIN, or an error the next wakeup will show */
 		now = mono_ns();
+		mw_clock_io_seen(m->clk, now);
 		for(i = 0; i < n; i++) {
 			size_t len = msgs[i].msg_len;
 
@@ -1039,18 +1041,13 @@ static void tick(struct mw_media *m, uint64_t tick_ns)
 
 static void arm(struct mw_media *m)
 {
-	uint64_t now = mono_ns();
-	uint64_t d = m->deadline_ns > now ? m->deadline_ns - now : 0;
-	struct timeval tv = {(time_t)(d / 1000000000ull),
-			(suseconds_t)(d % 1000000000ull / 1000)};
-
-	evtimer_add(m->ev_tick, &tv);
+	mw_clock_add(m->clk, &m->tick_e, m->deadline_ns);
 }
 
-static void tick_cb(evutil_socket_t fd, short what, void *arg)
+static void tick_cb(struct mw_clock_entry *e, uint64_t now)
 {
-	struct mw_media *m = arg;
-	uint64_t now = mono_ns();
+	struct mw_media *m =
+			(struct mw_media *)((char *)e - offsetof(struct mw_media, tick_e));
 	unsigned n = 0;
 
 	if(now > m->deadline_ns + CATCHUP_MAX * PTIME_NS) {
@@ -1159,7 +1156,7 @@ static int parse_local(
 	return -EINVAL;
 }
 
-int mw_media_new(struct event_base *base, const struct mw_media_cfg *cfg,
+int mw_media_new(struct mw_clock *clk, const struct mw_media_cfg *cfg,
 		const struct mw_media_cbs *cbs, void *arg, struct mw_media **out,
 		uint16_t *port_out)
 {
@@ -1168,7 +1165,7 @@ int mw_media_new(struct event_base *base, const struct mw_media_cfg *cfg,
 	socklen_t llen;
 	int rc;
 
-	if(!base || !cfg || !out || cfg->jb_min_ms < 0 ||
+	if(!clk || !cfg || !out || cfg->jb_min_ms < 0 ||
 			cfg->jb_max_ms < cfg->jb_min_ms || cfg->rtp_timeout_ms < 0 ||
 			(cfg->api_rate && cfg->api_rate != 8000 && cfg->api_rate != 16000))
 		return -EINVAL;
@@ -1176,7 +1173,9 @@ int mw_media_new(struct event_base *base, const struct mw_media_cfg *cfg,
 	if(!m)
 		return -ENOMEM;
 	m->fd_rtp = m->fd_rtcp = -1;
-	m->base = base;
+	m->clk = clk;
+	m->base = mw_clock_base(clk);
+	mw_clock_entry_init(&m->tick_e, tick_cb);
 	if(cbs)
 		m->cbs = *cbs;
 	m->arg = arg;
@@ -1221,11 +1220,11 @@ int mw_media_new(struct event_base *base, const struct mw_media_cfg *cfg,
 	rc = bind_pair(m, &local, llen);
 	if(rc < 0)
 		goto fail;
-	m->ev_rtp = event_new(base, m->fd_rtp, EV_READ | EV_PERSIST, read_cb, m);
-	m->ev_rtcp = event_new(base, m->fd_rtcp, EV_READ | EV_PERSIST, read_cb, m);
-	m->ev_tick = evtimer_new(base, tick_cb, m);
-	if(!m->ev_rtp || !m->ev_rtcp || !m->ev_tick ||
-			event_add(m->ev_rtp, NULL) < 0 || event_add(m->ev_rtcp, NULL) < 0) {
+	m->ev_rtp = event_new(m->base, m->fd_rtp, EV_READ | EV_PERSIST, read_cb, m);
+	m->ev_rtcp =
+			event_new(m->base, m->fd_rtcp, EV_READ | EV_PERSIST, read_cb, m);
+	if(!m->ev_rtp || !m->ev_rtcp || event_add(m->ev_rtp, NULL) < 0 ||
+			event_add(m->ev_rtcp, NULL) < 0) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -1287,7 +1286,9 @@ int mw_media_start(struct mw_media *m)
 		return -EALREADY;
 	now = mono_ns();
 	m->running = 1;
-	m->deadline_ns = now;
+	/* on the clock's 1 ms grid: the wheel then runs every tick at its
+	 * deadline, not up to a slot early */
+	m->deadline_ns = (now / MW_CLOCK_SLOT_NS + 1) * MW_CLOCK_SLOT_NS;
 	m->last_rx_ns = now;
 	/* first report after half an interval (RFC 3550 6.2) */
 	m->rtcp_due = RTCP_TICKS * 3 / 8 + rnd64(m) % (RTCP_TICKS / 4 + 1);
@@ -1458,8 +1459,7 @@ void mw_media_free(struct mw_media *m)
 		return;
 	if(m->running && !m->held && m->fd_rtcp >= 0)
 		send_rtcp(m, 1);
-	if(m->ev_tick)
-		event_free(m->ev_tick);
+	mw_clock_del(m->clk, &m->tick_e);
 	if(m->ev_rtp)
 		event_free(m->ev_rtp);
 	if(m->ev_rtcp)

@@ -29,7 +29,7 @@
 
 #include "mw_codec.h"
 
-struct event_base;
+struct mw_clock;
 struct mw_media;
 
 struct mw_media_cfg
@@ -65,12 +65,13 @@ struct mw_media_cbs
 	void (*on_timeout)(void *arg);
 };
 
-/* Creates the session and binds its RTP/RTCP sockets. *port_out is the
- * local RTP port to put in the SDP. Sending starts with mw_media_start.
+/* Creates the session on the loop of 'clk' (the loop's media clock,
+ * mw_clock.h) and binds its RTP/RTCP sockets. *port_out is the local RTP
+ * port to put in the SDP. Sending starts with mw_media_start.
  * (local_ip must be a numeric IPv4/IPv6 address, NULL/"" = 0.0.0.0;
  * jb_min_ms/jb_max_ms 0 = 20/200, playout_max_ms 0 = 300000;
  * -EADDRINUSE when every port pair of the range is taken.) */
-int mw_media_new(struct event_base *base, const struct mw_media_cfg *cfg,
+int mw_media_new(struct mw_clock *clk, const struct mw_media_cfg *cfg,
 		const struct mw_media_cbs *cbs, void *arg, struct mw_media **out,
 		uint16_t *port_out);
 

@@ -13,6 +13,7 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 
+#include "mw_clock.h"
 #include "mw_log.h"
 #include "mw_metrics.h"
 #include "mw_thread.h"
@@ -145,6 +146,8 @@ static int thread_setup(struct mw_thread *t, unsigned idx)
 	event_config_free(ec);
 	if(!t->base)
 		return -ENOMEM;
+	if(mw_clock_base_init(t->base) < 0 || mw_clock_new(t->base, &t->clock) < 0)
+		return -ENOMEM;
 	t->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if(t->efd < 0)
 		return -errno;
@@ -250,6 +253,7 @@ void mw_threads_free(struct mw_thread *t, unsigned n)
 			event_free(t[i].qev);
 		if(t[i].tick)
 			event_free(t[i].tick);
+		mw_clock_free(t[i].clock);
 		if(t[i].dns)
 			evdns_base_free(t[i].dns, 0);
 		if(t[i].base)

@@ -23,6 +23,7 @@
 
 struct event;
 struct event_base;
+struct mw_clock;
 struct evdns_base;
 struct mw_metrics;
 struct mw_thread;
@@ -37,6 +38,7 @@ struct mw_thread
 {
 	unsigned idx; /* 0 = SIP thread */
 	struct event_base *base;
+	struct mw_clock *clock; /* the loop's 20 ms media clocks */
 	struct evdns_base *dns; /* media threads: AI host names */
 	pthread_t tid;
 	int started; /* a pthread was created (idx > 0) */

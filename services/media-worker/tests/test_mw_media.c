@@ -27,6 +27,7 @@
 
 #include "mw_g711.h"
 #include "mw_media.h"
+#include "mw_test_loop.h"
 #include "mw_rtp.h"
 
 #define PMIN 41000
@@ -218,7 +219,7 @@ static struct mw_media *media(struct event_base *base, struct rec *r,
 			"127.0.0.1", PMIN, PMAX, 20, 200, timeout_ms, cap_ms, 8000, 0};
 	struct mw_media *m = NULL;
 
-	assert_int_equal(mw_media_new(base, &cfg, &cbs, r, &m, port), 0);
+	assert_int_equal(mw_media_new(t_clk, &cfg, &cbs, r, &m, port), 0);
 	assert_non_null(m);
 	r->m = m;
 	return m;
@@ -344,7 +345,7 @@ static uint16_t free_quad(void)
 
 static void test_bind_ports(void **state)
 {
-	struct event_base *base = event_base_new();
+	struct event_base *base = t_base_new();
 	uint16_t p = free_quad();
 	struct mw_media_cfg cfg = {
 			"127.0.0.1", (uint16_t)(p - 1), (uint16_t)(p + 1), 20, 200, 0, 0, 0,
@@ -355,10 +356,10 @@ static void test_bind_ports(void **state)
 	struct sockaddr_in sa;
 
 	/* P-1..P+1: the only even pair is P/P+1 */
-	assert_int_equal(mw_media_new(base, &cfg, &cbs, NULL, &a, &pa), 0);
+	assert_int_equal(mw_media_new(t_clk, &cfg, &cbs, NULL, &a, &pa), 0);
 	assert_int_equal(pa, p);
 	assert_int_equal(
-			mw_media_new(base, &cfg, &cbs, NULL, &b, &pb), -EADDRINUSE);
+			mw_media_new(t_clk, &cfg, &cbs, NULL, &b, &pb), -EADDRINUSE);
 	/* the RTCP port is taken too */
 	fd = socket(AF_INET, SOCK_DGRAM, 0);
 	sa = lo((uint16_t)(p + 1));
@@ -369,26 +370,26 @@ static void test_bind_ports(void **state)
 	fd = socket(AF_INET, SOCK_DGRAM, 0);
 	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	cfg.port_max = (uint16_t)(p + 3);
-	assert_int_equal(mw_media_new(base, &cfg, &cbs, NULL, &a, &pa), 0);
+	assert_int_equal(mw_media_new(t_clk, &cfg, &cbs, NULL, &a, &pa), 0);
 	assert_int_equal(pa, p + 2);
 	mw_media_free(a);
 	close(fd);
 	/* bad configuration */
 	cfg.local_ip = "not-an-ip";
-	assert_int_equal(mw_media_new(base, &cfg, &cbs, NULL, &a, &pa), -EINVAL);
+	assert_int_equal(mw_media_new(t_clk, &cfg, &cbs, NULL, &a, &pa), -EINVAL);
 	cfg.local_ip = "127.0.0.1";
 	cfg.port_min = cfg.port_max = p;
-	assert_int_equal(mw_media_new(base, &cfg, &cbs, NULL, &a, &pa), -EINVAL);
+	assert_int_equal(mw_media_new(t_clk, &cfg, &cbs, NULL, &a, &pa), -EINVAL);
 	cfg.port_min = p;
 	cfg.port_max = (uint16_t)(p + 1);
 	cfg.jb_min_ms = 300;
-	assert_int_equal(mw_media_new(base, &cfg, &cbs, NULL, &a, &pa), -EINVAL);
-	event_base_free(base);
+	assert_int_equal(mw_media_new(t_clk, &cfg, &cbs, NULL, &a, &pa), -EINVAL);
+	t_base_free(base);
 }
 
 static void test_clock_silence_contiguous(void **state)
 {
-	struct event_base *base = event_base_new();
+	struct event_base *base = t_base_new();
 	struct rec r = {0};
 	struct peer pe;
 	struct mw_media *m;
@@ -420,12 +421,12 @@ static void test_clock_silence_contiguous(void **state)
 	assert_in_range(stats(m).rtp_tx, pe.n, pe.n + 1);
 	mw_media_free(m);
 	peer_close(&pe);
-	event_base_free(base);
+	t_base_free(base);
 }
 
 static void test_clock_long_run_rate(void **state)
 {
-	struct event_base *base = event_base_new();
+	struct event_base *base = t_base_new();
 	struct rec r = {0};
 	struct peer pe;
 	struct mw_media *m;
@@ -441,12 +442,12 @@ static void test_clock_long_run_rate(void **state)
 	assert_contiguous(&pe, 0, pe.n);
 	mw_media_free(m);
 	peer_close(&pe);
-	event_base_free(base);
+	t_base_free(base);
 }
 
 static void test_audio_bitexact_marks(void **state)
 {
-	struct event_base *base = event_base_new();
+	struct event_base *base = t_base_new();
 	struct rec r = {0};
 	struct peer pe;
 	struct mw_media *m;
@@ -502,12 +503,12 @@ static void test_audio_bitexact_marks(void **state)
 	assert_int_equal(stats(m).underruns, 0);
 	mw_media_free(m);
 	peer_close(&pe);
-	event_base_free(base);
+	t_base_free(base);
 }
 
 static void test_clear(void **state)
 {
-	struct event_base *base = event_base_new();
+	struct event_base *base = t_base_new();
 	struct rec r = {0};
 	struct peer pe;
 	struct mw_media *m;
@@ -547,12 +548,12 @@ static void test_clear(void **state)
 	assert_int_equal(stats(m).playout_dropped_ms, 0);
 	mw_media_free(m);
 	peer_close(&pe);
-	event_base_free(base);
+	t_base_free(base);
 }
 
 static void test_hold(void **state)
 {
-	struct event_base *base = event_base_new();
+	struct event_base *base = t_base_new();
 	struct rec r = {0};
 	struct peer pe;
 	struct mw_media *m;
@@ -583,12 +584,12 @@ static void test_hold(void **state)
 	assert_contiguous(&pe, before, pe.n);
 	mw_media_free(m);
 	peer_close(&pe);
-	event_base_free(base);
+	t_base_free(base);
 }
 
 static void test_rtp_timeout(void **state)
 {
-	struct event_base *base = event_base_new();
+	struct event_base *base = t_base_new();
 	struct rec r = {0};
 	struct peer pe;
 	struct mw_media *m;
@@ -618,12 +619,12 @@ static void test_rtp_timeout(void **state)
 	assert_int_equal(r.timeouts, 2);
 	mw_media_free(m);
 	peer_close(&pe);
-	event_base_free(base);
+	t_base_free(base);
 }
 
 static void test_latching(void **state)
 {
-	struct event_base *base = event_base_new();
+	struct event_base *base = t_base_new();
 	struct rec r = {0};
 	struct peer sdp, real, intruder;
 	struct mw_media *m;
@@ -695,12 +696,12 @@ static void test_latching(void **state)
 	peer_close(&real);
 	peer_close(&intruder);
 	free(r.pcm);
-	event_base_free(base);
+	t_base_free(base);
 }
 
 static void test_two_instances_audio_dtmf_rtcp(void **state)
 {
-	struct event_base *base = event_base_new();
+	struct event_base *base = t_base_new();
 	struct rec ra = {0}, rb = {0};
 	struct mw_media *a, *b;
 	uint16_t pa, pb;
@@ -754,12 +755,12 @@ static void test_two_instances_audio_dtmf_rtcp(void **state)
 	mw_media_free(a);
 	mw_media_free(b);
 	free(rb.pcm);
-	event_base_free(base);
+	t_base_free(base);
 }
 
 static void test_dtmf_wire(void **state)
 {
-	struct event_base *base = event_base_new();
+	struct event_base *base = t_base_new();
 	struct rec r = {0};
 	struct peer pe;
 	struct mw_media *m;
@@ -802,12 +803,12 @@ static void test_dtmf_wire(void **state)
 		assert_int_equal((uint16_t)(pe.p[i - 1].seq + 1), pe.p[i].seq);
 	mw_media_free(m);
 	peer_close(&pe);
-	event_base_free(base);
+	t_base_free(base);
 }
 
 static void test_rtcp_report(void **state)
 {
-	struct event_base *base = event_base_new();
+	struct event_base *base = t_base_new();
 	struct rec r = {0};
 	struct peer pe;
 	struct mw_media *m;
@@ -844,12 +845,12 @@ static void test_rtcp_report(void **state)
 	assert_int_equal(stats(m).rtp_lost, 1);
 	mw_media_free(m);
 	peer_close(&pe);
-	event_base_free(base);
+	t_base_free(base);
 }
 
 static void test_hostile(void **state)
 {
-	struct event_base *base = event_base_new();
+	struct event_base *base = t_base_new();
 	struct rec r = {0};
 	struct peer pe;
 	struct mw_media *m;
@@ -925,12 +926,12 @@ static void test_hostile(void **state)
 	assert_contiguous(&pe, 0, pe.n);
 	mw_media_free(m);
 	peer_close(&pe);
-	event_base_free(base);
+	t_base_free(base);
 }
 
 static void test_playout_cap_and_underruns(void **state)
 {
-	struct event_base *base = event_base_new();
+	struct event_base *base = t_base_new();
 	struct rec r = {0};
 	struct peer pe;
 	struct mw_media *m;
@@ -973,12 +974,12 @@ static void test_playout_cap_and_underruns(void **state)
 	}
 	mw_media_free(m);
 	peer_close(&pe);
-	event_base_free(base);
+	t_base_free(base);
 }
 
 static void test_ipv6(void **state)
 {
-	struct event_base *base = event_base_new();
+	struct event_base *base = t_base_new();
 	struct rec ra = {0}, rb = {0};
 	struct mw_media_cfg cfg = {"::1", PMIN, PMAX, 20, 200, 0, 0, 0, 0};
 	struct mw_media *a = NULL, *b = NULL;
@@ -986,8 +987,8 @@ static void test_ipv6(void **state)
 	struct sockaddr_in6 sa = {0};
 	struct sockaddr_in v4 = lo(1000);
 
-	assert_int_equal(mw_media_new(base, &cfg, &cbs, &ra, &a, &pa), 0);
-	assert_int_equal(mw_media_new(base, &cfg, &cbs, &rb, &b, &pb), 0);
+	assert_int_equal(mw_media_new(t_clk, &cfg, &cbs, &ra, &a, &pa), 0);
+	assert_int_equal(mw_media_new(t_clk, &cfg, &cbs, &rb, &b, &pb), 0);
 	sa.sin6_family = AF_INET6;
 	sa.sin6_addr = in6addr_loopback;
 	sa.sin6_port = htons(pb);
@@ -1011,12 +1012,12 @@ static void test_ipv6(void **state)
 	assert_true(stats(a).rtp_rx >= 20);
 	mw_media_free(a);
 	mw_media_free(b);
-	event_base_free(base);
+	t_base_free(base);
 }
 
 static void test_api_errors(void **state)
 {
-	struct event_base *base = event_base_new();
+	struct event_base *base = t_base_new();
 	struct rec r = {0};
 	struct mw_media *m;
 	uint16_t port;
@@ -1043,7 +1044,7 @@ static void test_api_errors(void **state)
 	assert_int_equal(mw_media_mark(m, NULL), -EINVAL);
 	mw_media_free(m);
 	mw_media_free(NULL);
-	event_base_free(base);
+	t_base_free(base);
 }
 
 int main(void)

@@ -33,6 +33,7 @@
 #include "mw_codec.h"
 #include "mw_dtmf.h"
 #include "mw_media.h"
+#include "mw_test_loop.h"
 #include "mw_rtp.h"
 
 #define PMIN 42000
@@ -213,7 +214,7 @@ static struct mw_media *media(struct event_base *base, struct rec *r,
 		r->cap = api_rate * rec_s;
 		r->pcm = calloc(r->cap, sizeof(int16_t));
 	}
-	assert_int_equal(mw_media_new(base, &cfg, &cbs, r, &m, port), 0);
+	assert_int_equal(mw_media_new(t_clk, &cfg, &cbs, r, &m, port), 0);
 	return m;
 }
 
@@ -295,7 +296,7 @@ static size_t decode_all(
  * or opus (dynamic pt, clock 48000) and decodes to the same 6 kHz. */
 static void wire(int codec, int pt, unsigned ts_step)
 {
-	struct event_base *base = event_base_new();
+	struct event_base *base = t_base_new();
 	struct rec r = {0};
 	struct peer pe;
 	struct mw_media *m;
@@ -328,7 +329,7 @@ static void wire(int codec, int pt, unsigned ts_step)
 	assert_true(rel_power(heard + 3200, 12800, 16000, 6000, 8000) > 0.5);
 	mw_media_free(m);
 	peer_close(&pe);
-	event_base_free(base);
+	t_base_free(base);
 }
 
 static void test_g722_wire(void **state)
@@ -345,7 +346,7 @@ static void test_opus_wire(void **state)
  * and an 8 kHz API without the 6 kHz (and without its 2 kHz alias). */
 static void test_wideband_to_api_rates(void **state)
 {
-	struct event_base *base = event_base_new();
+	struct event_base *base = t_base_new();
 	struct rec wb = {0}, nb = {0};
 	struct peer pe;
 	struct mw_media *a, *b;
@@ -390,14 +391,14 @@ static void test_wideband_to_api_rates(void **state)
 		free(nb.pcm);
 		peer_close(&pe);
 	}
-	event_base_free(base);
+	t_base_free(base);
 }
 
 /* Two engines, PCMU then G.722 then opus (re-INVITEs), audio and RFC 4733
  * both ways at each clock; durations stay in milliseconds. */
 static void test_codec_change_and_rfc4733(void **state)
 {
-	struct event_base *base = event_base_new();
+	struct event_base *base = t_base_new();
 	struct rec ra = {0}, rb = {0};
 	struct mw_media *a, *b;
 	uint16_t pa, pb;
@@ -435,7 +436,7 @@ static void test_codec_change_and_rfc4733(void **state)
 	mw_media_free(a);
 	mw_media_free(b);
 	free(rb.pcm);
-	event_base_free(base);
+	t_base_free(base);
 }
 
 /* ---- in-band DTMF ---- */
@@ -480,7 +481,7 @@ static void add_noise(int16_t *x, size_t n, double rms, uint32_t seed)
 static void detect(const int16_t *pcm, size_t n, int pt, int inband,
 		struct rec *r, int run)
 {
-	struct event_base *base = event_base_new();
+	struct event_base *base = t_base_new();
 	struct peer pe;
 	struct mw_media *m;
 	uint16_t port;
@@ -494,7 +495,7 @@ static void detect(const int16_t *pcm, size_t n, int pt, int inband,
 	run_ms(base, run);
 	mw_media_free(m);
 	peer_close(&pe);
-	event_base_free(base);
+	t_base_free(base);
 }
 
 static void test_inband_detect(void **state)
@@ -543,7 +544,7 @@ static void test_inband_detect(void **state)
  * on a G.722 call (tones made at 8 kHz, resampled both ways). */
 static void test_inband_send(void **state)
 {
-	struct event_base *base = event_base_new();
+	struct event_base *base = t_base_new();
 	struct rec ra = {0}, rb = {0};
 	struct mw_media *a, *b;
 	uint16_t pa, pb;
@@ -572,7 +573,7 @@ static void test_inband_send(void **state)
 		mw_media_free(a);
 		mw_media_free(b);
 	}
-	event_base_free(base);
+	t_base_free(base);
 }
 
 int main(void)
