@@ -14,9 +14,6 @@
 #include <event2/event.h>
 
 #define SLOT_MASK (MW_CLOCK_SLOTS - 1)
-/* a wake-up this close before a slot's start serves the slot (timeval
- * rounding) instead of arming the timer again for microseconds */
-#define EARLY_SLACK_NS 50000ull
 
 /* Owned by the loop's owner (mw_clock.h). */
 struct mw_clock
@@ -110,7 +107,9 @@ static void clock_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct mw_clock *c = arg;
 	uint64_t now = mw_clock_now_ns();
-	uint64_t end = (now + EARLY_SLACK_NS) / MW_CLOCK_SLOT_NS, ms;
+	/* a wake-up just before a slot's start serves the slot instead of
+	 * arming the timer again for microseconds */
+	uint64_t end = (now + MW_CLOCK_SLACK_NS) / MW_CLOCK_SLOT_NS, ms;
 
 	(void)fd;
 	(void)what;

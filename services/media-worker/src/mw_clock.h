@@ -39,6 +39,10 @@ struct mw_clock;
 #define MW_CLOCK_SLOT_NS 1000000ull	  /* 1 ms */
 #define MW_CLOCK_SLOTS 64u			  /* power of two, > 20 ms */
 #define MW_CLOCK_STARVE_NS 2000000ull /* no I/O served this long: yield */
+#define MW_CLOCK_SLACK_NS 50000ull	  /* a slot is served this early */
+/* the most an entry runs before its due time: the rest of its slot plus
+ * the slack (entries due on the 1 ms grid run at most the slack early) */
+#define MW_CLOCK_EARLY_NS (MW_CLOCK_SLOT_NS + MW_CLOCK_SLACK_NS)
 
 struct mw_clock_entry;
 /* Runs when the entry is due ('now': CLOCK_MONOTONIC ns); the entry is
@@ -66,7 +70,7 @@ struct event_base *mw_clock_base(const struct mw_clock *c);
 
 void mw_clock_entry_init(struct mw_clock_entry *e, mw_clock_fn fn);
 /* Schedules (or reschedules) 'e' to run at due_ns; an entry may run up
- * to one slot (1 ms) early, and is late only when the loop is. */
+ * to MW_CLOCK_EARLY_NS early, and is late only when the loop is. */
 void mw_clock_add(
 		struct mw_clock *c, struct mw_clock_entry *e, uint64_t due_ns);
 void mw_clock_del(struct mw_clock *c, struct mw_clock_entry *e);

@@ -82,15 +82,15 @@
 #define FRAME_MAX 320 /* samples per 20 ms at 16 kHz */
 #define NB_RATE 8000  /* in-band DTMF works at 8 kHz */
 #define NB_FRAME 160
-#define PTIME_NS 20000000ull	/* 20 ms */
-#define RX_BATCH 8				/* datagrams per recvmmsg */
-#define RX_ROUNDS 4				/* recvmmsg calls per callback */
-#define RX_BUF 2048				/* larger datagrams are truncated: bad */
-#define CATCHUP_MAX 10			/* missed ticks run at once */
-#define EARLY_NS 1000000ull		/* a tick may run 1 ms early */
-#define RELATCH_NS 500000000ull /* silence before another source wins */
-#define RTCP_TICKS 250			/* 5 s, randomised by +-25 % */
-#define CHUNK 8000				/* playout FIFO chunk: 1 s at 8 kHz */
+#define PTIME_NS 20000000ull	   /* 20 ms */
+#define RX_BATCH 8				   /* datagrams per recvmmsg */
+#define RX_ROUNDS 4				   /* recvmmsg calls per callback */
+#define RX_BUF 2048				   /* larger datagrams are truncated: bad */
+#define CATCHUP_MAX 10			   /* missed ticks run at once */
+#define EARLY_NS MW_CLOCK_EARLY_NS /* the clock serves a slot this early */
+#define RELATCH_NS 500000000ull	   /* silence before another source wins */
+#define RTCP_TICKS 250			   /* 5 s, randomised by +-25 % */
+#define CHUNK 8000				   /* playout FIFO chunk: 1 s at 8 kHz */
 #define SPARE_CHUNKS 2
 #define MARKS_MAX 4096
 #define MARK_NAME_MAX 1024
