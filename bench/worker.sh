@@ -215,6 +215,7 @@ fi
 # --- the worker, step by step ---
 W_SAT=-
 W_LAST_OK=-
+W_RIG=-
 for n in $W_STEPS; do
 	log "worker: $n concurrent calls ($W_SECONDS s window)"
 	start_worker "$n"
@@ -259,6 +260,12 @@ for n in $W_STEPS; do
 		-v dr="$(metric_delta "$m" byoc_worker_inbound_frames_dropped_total)" \
 		-v wl="$(metric_delta "$m" byoc_worker_rtp_lost_total)" \
 		'BEGIN { print (up < n || fl > 0 || lo > 0 || gp > 0 || cpu >= 95 || en > 0 || (dr != "-" && dr > 0) || (wl != "-" && wl > 0)) ? 1 : 0 }')
+	# the rig (mw_load and the echo agent on the other core) at its limit:
+	# the round trip and echo figures from here on measure the rig
+	if [ "$W_RIG" = - ] && awk -v e="${W[$n.echo]}" -v r="${W[$n.rig]}" \
+		'BEGIN { exit !((e != "" && e != "-" && e + 0 < 0.99) || r + 0 >= 90) }'; then
+		W_RIG="$n (tags echoed ${W[$n.echo]}, the rig's core ${W[$n.rig]} %)"
+	fi
 	if [ "$sat" = 1 ]; then
 		W_SAT=$n
 		break
@@ -317,5 +324,6 @@ done
 	echo
 	echo "rtpengine one-way relay latency, ms: p50 / p99: ${W[rtpe.lat]:--}."
 	echo "Saturation (first step with loss, failed calls, dropped frames, the core full, or the load not delivered): ${W_SAT}; highest step without: ${W_LAST_OK}."
+	echo "The rig's limit (first step where the echo returned < 99 % of the tags or the rig's core was >= 90 % busy; round trips from there on measure the rig, not the worker): ${W_RIG}."
 } | tee "$BENCH_OUT/worker.md"
 bench_cleanup

@@ -7,20 +7,10 @@
 # RFC 4733 digits reach the AI once each, the protocol stays conformant,
 # and every way a call ends works: caller BYE, AI hang-up, AI socket
 # closing, and 60 s of AI silence does NOT end the call.
-. "${BYOC_ROOT:?}/tests/lib/harness.sh"
-. "$BYOC_ROOT/scripts/fullstack.sh"
-fullstack_vars
-trap 'fullstack_down >/dev/null 2>&1 || true; t_cleanup' EXIT
-
-t_stack_up
-AUDIO="$BYOC_RUN/audio"
-fullstack_audio "$AUDIO"
+. "${BYOC_ROOT:?}/tests/lib/fullstack_test.sh"
 # the caller starts talking after the greeting (~6 s) so the whole
 # utterance is echoed
 sox "$AUDIO/caller.raw.wav" -r 8000 -c 1 -b 16 "$AUDIO/caller-late.wav" pad 7 10
-WSIM="$BYOC_BUILD/tests/tools/wavsim"
-sim() { "$WSIM" "$1" "$2" | awk '{ print $2 }'; }
-ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
 
 PA=$FS_AGENT_PORT
 fullstack_agent "$BYOC_RUN/echo" $PA

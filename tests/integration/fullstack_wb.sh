@@ -11,14 +11,7 @@
 # rtpengine to the wideband worker, and a worker with
 # BYOC_WORKER_WIDEBAND=0 is offered G.711 only, the AI then gets
 # narrowband audio (no 6 kHz) but the call works.
-. "${BYOC_ROOT:?}/tests/lib/harness.sh"
-. "$BYOC_ROOT/scripts/fullstack.sh"
-fullstack_vars
-trap 'fullstack_down >/dev/null 2>&1 || true; t_cleanup' EXIT
-
-t_stack_up
-AUDIO="$BYOC_RUN/audio"
-fullstack_audio "$AUDIO"
+. "${BYOC_ROOT:?}/tests/lib/fullstack_test.sh"
 # 16 kHz material: speech, then 1 s of a 6 kHz tone (caller: 6 kHz,
 # greeting: 6.5 kHz); the caller starts after the greeting (~7 s)
 sox -n -r 16000 -c 1 -b 16 "$AUDIO/t6000.wav" synth 1 sine 6000 vol 0.25
@@ -31,9 +24,6 @@ sox "$AUDIO/c-speech16.wav" "$AUDIO/t6000.wav" "$AUDIO/caller16.wav" pad 7.5 9
 # G.711 at 8 kHz
 sox "$AUDIO/caller16.wav" -r 48000 -c 2 "$AUDIO/caller48.wav"
 sox "$AUDIO/caller16.wav" -r 8000 "$AUDIO/caller8.wav"
-WSIM="$BYOC_BUILD/tests/tools/wavsim"
-sim() { "$WSIM" "$1" "$2" | awk '{ print $2 }'; }
-ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
 # RMS amplitude (full scale 1.0) of a file between two frequencies
 band() { sox "$1" -n sinc "$2"-"$3" stat 2>&1 | awk '/RMS +amplitude/ { print $3 }'; }
 # a recording as 16 kHz mono 16-bit (baresip records opus at 48 kHz stereo)

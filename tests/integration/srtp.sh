@@ -4,18 +4,8 @@
 # dtls_srtp modules) as the carrier on trunks with media_encryption sdes
 # and dtls; audio verified by content both ways while the worker side
 # stays plain RTP (the worker only speaks RTP/AVP).
-. "${BYOC_ROOT:?}/tests/lib/harness.sh"
-. "$BYOC_ROOT/scripts/fullstack.sh"
-fullstack_vars
-trap 'fullstack_down >/dev/null 2>&1 || true; t_cleanup' EXIT
-
-t_stack_up
-AUDIO="$BYOC_RUN/audio"
-fullstack_audio "$AUDIO"
+. "${BYOC_ROOT:?}/tests/lib/fullstack_test.sh"
 sox "$AUDIO/caller.raw.wav" -r 8000 -c 1 -b 16 "$AUDIO/caller-late.wav" pad 7 6
-WSIM="$BYOC_BUILD/tests/tools/wavsim"
-sim() { "$WSIM" "$1" "$2" | awk '{ print $2 }'; }
-ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
 
 fullstack_agent "$BYOC_RUN/agent" "$FS_AGENT_PORT"
 fullstack_worker sw1 127.0.1.1 0

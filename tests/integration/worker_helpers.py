@@ -26,11 +26,12 @@ import hashlib
 import json
 import math
 import os
-import re
 import socket
 import struct
 import sys
 import time
+
+from rtp_phone import far_end  # noqa: E402 (the 200 OK's SDP in sipp's trace)
 
 
 # ---- WebSocket backend stub --------------------------------------------
@@ -162,21 +163,7 @@ def agent(port, logpath):
 # ---- the caller's RTP --------------------------------------------------
 
 def rtp(msgfile, port, out):
-    deadline = time.time() + 20
-    ip = rport = None
-    while time.time() < deadline and rport is None:
-        try:
-            txt = open(msgfile, errors="replace").read()
-        except OSError:
-            txt = ""
-        for resp in re.split(r"\n(?=SIP/2\.0 200)", txt):
-            if not resp.startswith("SIP/2.0 200") or "m=audio" not in resp:
-                continue
-            c = re.search(r"c=IN IP4 ([0-9.]+)", resp)
-            m = re.search(r"m=audio ([0-9]+)", resp)
-            if c and m:
-                ip, rport = c.group(1), int(m.group(1))
-        time.sleep(0.05)
+    ip, rport = far_end(msgfile, time.time() + 20)
     res = {"sent": 0, "recv": 0, "loud": 0, "pts": []}
     if rport is None:
         json.dump(res, open(out, "w"))

@@ -636,32 +636,17 @@ int mw_call_new(struct mw_ua *ua, osip_transaction_t *ist,
 	int rc;
 
 	*out = NULL;
-	c = calloc(1, sizeof(*c));
-	if(!c)
-		return -ENOMEM;
-	c->ua = ua;
-	c->serial = ++call_serial;
-	c->st = mw_thread_self();
-	if(mw_sip_call_id(invite, cid, sizeof(cid)) > 0)
-		c->call_id = strdup(cid);
-	c->timer = event_new(mw_ua_base(ua), -1, 0, call_timer_cb, c);
-	if(!c->call_id || !c->timer) {
-		free(c->call_id);
-		if(c->timer)
-			event_free(c->timer);
-		free(c);
-		return -ENOMEM;
-	}
+	if(mw_sip_call_id(invite, cid, sizeof(cid)) <= 0)
+		return -EINVAL; /* the parser checked it: not reached */
+	rc = mw__call_alloc(ua, cid, &c);
+	if(rc < 0)
+		return rc;
 	osip_from_get_tag(invite->from, &ftag);
 	if(ftag && ftag->gvalue)
 		snprintf(c->from_tag, sizeof(c->from_tag), "%s", ftag->gvalue);
-	mw_sip_token(c->local_tag, 16);
 	mw_sip_u31(invite->cseq->number, &c->invite_cseq);
 	c->peer = *peer;
 	c->ist = ist;
-	c->t_invite_ms = mw_now_ms();
-	mw_sdp_local_init(&c->lsdp, cfg->media_ip, 0);
-	c->lsdp.wideband = cfg->wideband;
 	*out = c;
 	/* from here on refusals answer the INVITE and end the call; the UA
 	 * links it first and frees it later */

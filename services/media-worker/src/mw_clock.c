@@ -15,13 +15,18 @@
 
 #define SLOT_MASK (MW_CLOCK_SLOTS - 1)
 
+TAILQ_HEAD(mw_clock_list, mw_clock_entry);
+
 /* Owned by the loop's owner (mw_clock.h). */
 struct mw_clock
 {
 	struct event_base *base;
 	struct event *ev;
-	struct mw_clock_entry *slot[MW_CLOCK_SLOTS];
-	uint64_t busy;		 /* bit i: slot[i] not empty */
+	/* FIFO per slot: a slot's entries run in a stable order, so each
+	 * keeps its place (and its spacing) from one period to the next */
+	struct mw_clock_list slot[MW_CLOCK_SLOTS];
+	struct mw_clock_list serving; /* the slot clock_cb is running */
+	uint64_t busy;				  /* bit i: slot[i] not empty */
 	uint64_t cursor;	 /* every slot up to this ms number was served */
 	uint64_t armed_ms;	 /* the timer's slot, 0: not armed */
 	uint64_t io_seen_ns; /* mw_clock_io_seen */
@@ -36,14 +41,18 @@ uint64_t mw_clock_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static struct mw_clock_list *list_of(struct mw_clock *c, unsigned slot)
+{
+	return slot < MW_CLOCK_SLOTS ? &c->slot[slot] : &c->serving;
+}
+
 static void unlink_entry(struct mw_clock *c, struct mw_clock_entry *e)
 {
-	*e->pprev = e->next;
-	if(e->next)
-		e->next->pprev = e->pprev;
-	e->next = NULL;
-	e->pprev = NULL;
-	if(!c->slot[e->slot])
+	struct mw_clock_list *l = list_of(c, e->slot);
+
+	TAILQ_REMOVE(l, e, link);
+	e->pending = 0;
+	if(e->slot < MW_CLOCK_SLOTS && TAILQ_EMPTY(l))
 		c->busy &= ~(1ull << e->slot);
 }
 
@@ -53,11 +62,8 @@ static void link_entry(
 	unsigned i = (unsigned)(ms & SLOT_MASK);
 
 	e->slot = i;
-	e->next = c->slot[i];
-	if(e->next)
-		e->next->pprev = &e->next;
-	c->slot[i] = e;
-	e->pprev = &c->slot[i];
+	e->pending = 1;
+	TAILQ_INSERT_TAIL(&c->slot[i], e, link);
 	c->busy |= 1ull << i;
 }
 
@@ -119,16 +125,18 @@ static void clock_cb(evutil_socket_t fd, short what, void *arg)
 		c->cursor = end - MW_CLOCK_SLOTS; /* stalled: one turn is all */
 	for(ms = c->cursor + 1; ms <= end; ms++) {
 		unsigned i = (unsigned)(ms & SLOT_MASK);
-		struct mw_clock_entry *list = c->slot[i], *e;
+		struct mw_clock_entry *e;
 
 		c->cursor = ms;
-		/* detach the slot: entries (re)added meanwhile go elsewhere */
-		c->slot[i] = NULL;
 		c->busy &= ~(1ull << i);
-		if(!list)
+		if(TAILQ_EMPTY(&c->slot[i]))
 			continue;
-		list->pprev = &list;
-		while((e = list) != NULL) {
+		/* serve the slot from a list of its own: entries (re)added
+		 * meanwhile go to later slots, removals work as usual */
+		TAILQ_CONCAT(&c->serving, &c->slot[i], link);
+		TAILQ_FOREACH(e, &c->serving, link)
+		e->slot = MW_CLOCK_SLOTS;
+		while((e = TAILQ_FIRST(&c->serving)) != NULL) {
 			unlink_entry(c, e);
 			if(e->due_ns / MW_CLOCK_SLOT_NS > end)
 				link_entry(c, e, ms); /* a later round of this slot */
@@ -148,6 +156,7 @@ int mw_clock_base_init(struct event_base *base)
 int mw_clock_new(struct event_base *base, struct mw_clock **out)
 {
 	struct mw_clock *c;
+	unsigned i;
 
 	if(!base || !out)
 		return -EINVAL;
@@ -156,6 +165,9 @@ int mw_clock_new(struct event_base *base, struct mw_clock **out)
 	if(!c)
 		return -ENOMEM;
 	c->base = base;
+	for(i = 0; i < MW_CLOCK_SLOTS; i++)
+		TAILQ_INIT(&c->slot[i]);
+	TAILQ_INIT(&c->serving);
 	c->ev = evtimer_new(base, clock_cb, c);
 	if(!c->ev) {
 		free(c);
@@ -173,8 +185,8 @@ void mw_clock_free(struct mw_clock *c)
 	if(!c)
 		return;
 	for(i = 0; i < MW_CLOCK_SLOTS; i++)
-		while(c->slot[i])
-			unlink_entry(c, c->slot[i]);
+		while(!TAILQ_EMPTY(&c->slot[i]))
+			unlink_entry(c, TAILQ_FIRST(&c->slot[i]));
 	event_free(c->ev);
 	free(c);
 }
@@ -186,9 +198,9 @@ struct event_base *mw_clock_base(const struct mw_clock *c)
 
 void mw_clock_entry_init(struct mw_clock_entry *e, mw_clock_fn fn)
 {
-	e->next = NULL;
-	e->pprev = NULL;
 	e->due_ns = 0;
+	e->slot = 0;
+	e->pending = 0;
 	e->fn = fn;
 }
 
@@ -196,7 +208,7 @@ void mw_clock_add(struct mw_clock *c, struct mw_clock_entry *e, uint64_t due_ns)
 {
 	uint64_t ms = due_ns / MW_CLOCK_SLOT_NS;
 
-	if(e->pprev)
+	if(e->pending)
 		unlink_entry(c, e);
 	e->due_ns = due_ns;
 	if(ms <= c->cursor)
@@ -208,7 +220,7 @@ void mw_clock_add(struct mw_clock *c, struct mw_clock_entry *e, uint64_t due_ns)
 
 void mw_clock_del(struct mw_clock *c, struct mw_clock_entry *e)
 {
-	if(e->pprev)
+	if(e->pending)
 		unlink_entry(c, e);
 }
 

@@ -29,6 +29,7 @@
 #define MW_CLOCK_H
 
 #include <stdint.h>
+#include <sys/queue.h>
 
 struct event_base;
 struct mw_clock;
@@ -49,12 +50,13 @@ struct mw_clock_entry;
  * no longer scheduled: re-add it to keep it running. */
 typedef void (*mw_clock_fn)(struct mw_clock_entry *e, uint64_t now);
 
-/* Embedded in its owner; zero-initialise, then mw_clock_entry_init. */
+/* Embedded in its owner; mw_clock_entry_init before use. */
 struct mw_clock_entry
 {
-	struct mw_clock_entry *next, **pprev; /* slot list; pprev NULL: idle */
+	TAILQ_ENTRY(mw_clock_entry) link; /* on a slot's list while pending */
 	uint64_t due_ns;
-	unsigned slot; /* index of the slot list it is on */
+	unsigned slot; /* its slot, MW_CLOCK_SLOTS: being served */
+	int pending;
 	mw_clock_fn fn;
 };
 
@@ -76,7 +78,7 @@ void mw_clock_add(
 void mw_clock_del(struct mw_clock *c, struct mw_clock_entry *e);
 static inline int mw_clock_pending(const struct mw_clock_entry *e)
 {
-	return e->pprev != 0;
+	return e->pending;
 }
 
 /* The loop served I/O at 'now' (see Priority above). */

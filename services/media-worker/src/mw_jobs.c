@@ -26,7 +26,7 @@
 #include "mw_ua.h"
 
 #define REFRESH_BATCH 100 /* ids per XCLAIM refresh */
-#define RECLAIM_COUNT "4" /* entries per XAUTOCLAIM */
+#define RECLAIM_COUNT 4	  /* entries per XAUTOCLAIM, at most the free slots */
 
 /*
  * claim: KEYS job hash, stream; ARGV worker, now, group, entry id, ttl,
@@ -268,16 +268,17 @@ static void set_field(struct job *jb, const char *k, const char *v)
 
 static void record_cb(redisAsyncContext *ac, void *reply, void *priv);
 
-/* Writes the outcome (answered: while the call goes on). */
-static void write_outcome(struct job *jb, struct mw_call *c)
+#define RECORD_ARGS 10 /* record_argv's */
+
+/* The head of record_lua's EVAL (RECORD_ARGS entries): keys, worker,
+ * group, entry id, TTL ('ttl' is the caller's buffer) and whether the
+ * record is final; the fields follow. */
+static int record_argv(
+		const struct job *jb, const char **argv, char ttl[16], int final)
 {
-	const char *argv[5 + 2 * 8];
-	char code[8], at[24], ttl[16];
 	int n = 0;
 
-	snprintf(code, sizeof(code), "%d", c->cdr.sip_code);
-	snprintf(at, sizeof(at), "%" PRId64, c->cdr.answer_at);
-	snprintf(ttl, sizeof(ttl), "%d", MW_JOBS_TTL_S);
+	snprintf(ttl, 16, "%d", MW_JOBS_TTL_S);
 	argv[n++] = "EVAL";
 	argv[n++] = record_lua;
 	argv[n++] = "2";
@@ -287,7 +288,19 @@ static void write_outcome(struct job *jb, struct mw_call *c)
 	argv[n++] = MW_JOBS_GROUP;
 	argv[n++] = jb->id;
 	argv[n++] = ttl;
-	argv[n++] = "0";
+	argv[n++] = final ? "1" : "0";
+	return n;
+}
+
+/* Writes the outcome (answered: while the call goes on). */
+static void write_outcome(struct job *jb, struct mw_call *c)
+{
+	const char *argv[RECORD_ARGS + 2 * 4];
+	char code[8], at[24], ttl[16];
+	int n = record_argv(jb, argv, ttl, 0);
+
+	snprintf(code, sizeof(code), "%d", c->cdr.sip_code);
+	snprintf(at, sizeof(at), "%" PRId64, c->cdr.answer_at);
 	argv[n++] = "outcome", argv[n++] = c->cdr.outcome;
 	argv[n++] = "sip_code", argv[n++] = code;
 	if(c->cdr.answer_at) {
@@ -367,24 +380,14 @@ static void record_cb(redisAsyncContext *ac, void *reply, void *priv)
 
 static void finalize(struct job *jb)
 {
-	const char *argv[10 + 2 * JOB_FIELDS];
+	const char *argv[RECORD_ARGS + 2 * JOB_FIELDS];
 	char ttl[16];
 	size_t i;
-	int n = 0;
+	int n;
 
 	if(jb->state != J_FINAL || jb->inflight)
 		return;
-	snprintf(ttl, sizeof(ttl), "%d", MW_JOBS_TTL_S);
-	argv[n++] = "EVAL";
-	argv[n++] = record_lua;
-	argv[n++] = "2";
-	argv[n++] = jb->key;
-	argv[n++] = MW_JOBS_STREAM;
-	argv[n++] = jb->j->cfg->id;
-	argv[n++] = MW_JOBS_GROUP;
-	argv[n++] = jb->id;
-	argv[n++] = ttl;
-	argv[n++] = "1";
+	n = record_argv(jb, argv, ttl, 1);
 	for(i = 0; i < 2 * jb->nf; i++)
 		argv[n++] = jb->fv[i];
 	if(cmd(jb, record_cb, n, argv) == 0) /* not connected: the tick retries */
@@ -677,18 +680,22 @@ static int pre_dial_jobs(const struct mw_jobs *j)
  * at a time, never while another is still being claimed. */
 static void pump(struct mw_jobs *j)
 {
-	char idle[16], block[16];
+	char idle[16], block[16], count[8];
 	int64_t now = mw_now_ms();
+	int free_slots;
 
 	if(j->closing || j->draining || j->reading || !j->group_ok ||
 			!mw_redis_up(j->redis) || pre_dial_jobs(j) ||
-			mw_ua_can_take(j->ua) < 0)
+			(free_slots = mw_ua_can_take(j->ua)) <= 0)
 		return;
 	if(now >= j->next_reclaim) {
+		/* claimed entries become ours: no more than can be dialled */
 		const char *argv[] = {"XAUTOCLAIM", MW_JOBS_STREAM, MW_JOBS_GROUP,
-				j->cfg->id, idle, j->cursor, "COUNT", RECLAIM_COUNT};
+				j->cfg->id, idle, j->cursor, "COUNT", count};
 		j->next_reclaim = now + (int64_t)j->cfg->job_reclaim_s * 1000 / 3;
 		snprintf(idle, sizeof(idle), "%u", j->cfg->job_reclaim_s * 1000);
+		snprintf(count, sizeof(count), "%d",
+				free_slots < RECLAIM_COUNT ? free_slots : RECLAIM_COUNT);
 		if(mw_redis_cmd(j->redis, reclaim_cb, j, 8, argv, NULL) == 0)
 			j->reading = 1;
 		return;

@@ -2,8 +2,9 @@
 /*
  * mw_redis.h -- one reconnecting asynchronous Redis connection (hiredis
  * with its libevent adapter) for the worker's clients that need a
- * connection of their own: the outbound job consumer (its XREADGROUP
- * blocks the connection for up to a second) and the call records writer.
+ * connection of their own: the registry (heartbeat, agent lookups), the
+ * outbound job consumer (its XREADGROUP blocks the connection for up to a
+ * second) and the call records writer.
  * AUTH and SELECT come from the configuration; a lost connection is
  * retried with a backoff of 250 ms doubling to 5 s.
  *

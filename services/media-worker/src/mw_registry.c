@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * mw_registry.c -- Redis: registration heartbeat and agent lookups over
- * one async hiredis connection with reconnect (see mw_registry.h).
+ * one reconnecting connection of its own (mw_redis; see mw_registry.h).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include <event2/event.h>
-#include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
@@ -17,22 +16,17 @@
 #include "mw_config.h"
 #include "mw_log.h"
 #include "mw_metrics.h"
+#include "mw_redis.h"
 #include "mw_registry.h"
-
-#define RECONNECT_MIN_MS 250
-#define RECONNECT_MAX_MS 5000
 
 struct mw_registry
 {
 	struct event_base *base;
 	const struct mw_config *cfg;
 	struct mw_status *st;
-	redisAsyncContext *ac; /* NULL while disconnected */
-	int connected;		   /* connect callback said OK */
-	struct event *hb;	   /* heartbeat timer */
-	struct event *retry;   /* reconnect timer */
-	int backoff_ms;
-	int hb_inflight; /* replies still expected for this beat */
+	struct mw_redis *redis; /* reconnecting connection, owned */
+	struct event *hb;		/* heartbeat timer */
+	int hb_inflight;		/* replies still expected for this beat */
 	int hb_failed;
 	int hb_again;		  /* kicked while a beat was in flight: send one more */
 	int closing;		  /* mw_registry_free in progress */
@@ -50,114 +44,20 @@ struct lookup
 	char id[BR_ID_MAX + 1];
 };
 
-static void reconnect_cb(evutil_socket_t fd, short what, void *arg);
-
-static void schedule_reconnect(struct mw_registry *r)
-{
-	struct timeval tv;
-
-	if(r->closing)
-		return;
-	r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : RECONNECT_MIN_MS;
-	if(r->backoff_ms > RECONNECT_MAX_MS)
-		r->backoff_ms = RECONNECT_MAX_MS;
-	tv.tv_sec = r->backoff_ms / 1000;
-	tv.tv_usec = (r->backoff_ms % 1000) * 1000;
-	event_add(r->retry, &tv);
-}
-
-static void connect_cb(const redisAsyncContext *ac, int status)
-{
-	struct mw_registry *r = ac->data;
-
-	if(status != REDIS_OK) {
-		MW_LOG_LIMIT(MW_LOG_WARN, "redis %s:%u: connect failed: %s",
-				r->cfg->redis_host, r->cfg->redis_port, ac->errstr);
-		MW_COUNT(MW_C_REDIS_ERRORS);
-		/* hiredis frees the context after this callback */
-		r->ac = NULL;
-		r->connected = 0;
-		atomic_store(&r->st->registry_ok, 0);
-		schedule_reconnect(r);
-		return;
-	}
-	MW_INFO("redis %s:%u connected", r->cfg->redis_host, r->cfg->redis_port);
-	r->connected = 1;
-	r->backoff_ms = 0;
-	mw_registry_kick(r);
-}
-
-static void disconnect_cb(const redisAsyncContext *ac, int status)
-{
-	struct mw_registry *r = ac->data;
-
-	r->ac = NULL;
-	r->connected = 0;
-	r->hb_inflight = 0;
-	if(r->closing)
-		return;
-	MW_WARN("redis %s:%u disconnected%s%s", r->cfg->redis_host,
-			r->cfg->redis_port, status == REDIS_OK ? "" : ": ",
-			status == REDIS_OK ? "" : ac->errstr);
-	MW_COUNT(MW_C_REDIS_ERRORS);
-	atomic_store(&r->st->registry_ok, 0);
-	schedule_reconnect(r);
-}
-
-static void reply_ok_cb(redisAsyncContext *ac, void *reply, void *priv)
-{
-	/* AUTH / SELECT: a failure shows in the commands that follow */
-	redisReply *rep = reply;
-	struct mw_registry *r = ac->data;
-
-	if(!rep || rep->type == REDIS_REPLY_ERROR) {
-		MW_LOG_LIMIT(MW_LOG_ERR, "redis: %s failed: %s", (const char *)priv,
-				rep ? rep->str : "disconnected");
-		MW_COUNT(MW_C_REDIS_ERRORS);
-		(void)r;
-	}
-}
-
-static int start_connect(struct mw_registry *r)
-{
-	redisAsyncContext *ac;
-
-	ac = redisAsyncConnect(r->cfg->redis_host, r->cfg->redis_port);
-	if(!ac)
-		return -ENOMEM;
-	if(ac->err) {
-		MW_LOG_LIMIT(MW_LOG_WARN, "redis %s:%u: %s", r->cfg->redis_host,
-				r->cfg->redis_port, ac->errstr);
-		redisAsyncFree(ac);
-		return -ECONNREFUSED;
-	}
-	ac->data = r;
-	redisLibeventAttach(ac, r->base);
-	redisAsyncSetConnectCallback(ac, connect_cb);
-	redisAsyncSetDisconnectCallback(ac, disconnect_cb);
-	r->ac = ac;
-	/* queued now, sent once connected */
-	if(r->cfg->redis_password[0]) {
-		const char *argv[2] = {"AUTH", r->cfg->redis_password};
-		redisAsyncCommandArgv(ac, reply_ok_cb, "AUTH", 2, argv, NULL);
-	}
-	if(r->cfg->redis_db) {
-		char db[16];
-		const char *argv[2] = {"SELECT", db};
-		snprintf(db, sizeof(db), "%u", r->cfg->redis_db);
-		redisAsyncCommandArgv(ac, reply_ok_cb, "SELECT", 2, argv, NULL);
-	}
-	return 0;
-}
-
-static void reconnect_cb(evutil_socket_t fd, short what, void *arg)
+/* The connection came up (AUTH/SELECT queued before anything else) or
+ * went down; replies still pending have been called with NULL. */
+static void state_cb(void *arg, int up)
 {
 	struct mw_registry *r = arg;
 
-	if(r->ac || r->closing)
+	if(up) {
+		MW_INFO("redis %s:%u connected", r->cfg->redis_host,
+				r->cfg->redis_port);
+		mw_registry_kick(r);
 		return;
-	if(start_connect(r) < 0)
-		schedule_reconnect(r);
+	}
+	r->hb_inflight = 0;
+	atomic_store(&r->st->registry_ok, 0);
 }
 
 static void hb_reply_cb(redisAsyncContext *ac, void *reply, void *priv)
@@ -201,7 +101,7 @@ void mw_registry_kick(struct mw_registry *r)
 	const char *expire[] = {"EXPIRE", r->key, ttl};
 	const char *sadd[] = {"SADD", BR_KEY_WORKERS, r->cfg->id};
 
-	if(!r->ac || !r->connected || r->closing || r->leaving) {
+	if(!mw_redis_up(r->redis) || r->closing || r->leaving) {
 		atomic_store(&r->st->registry_ok, 0);
 		return;
 	}
@@ -217,11 +117,15 @@ void mw_registry_kick(struct mw_registry *r)
 			atomic_load(&r->st->draining) ? 1 : 0);
 	r->hb_failed = 0;
 	r->hb_inflight = 3;
-	/* pipelined; each reply is counted by hb_reply_cb */
-	redisAsyncCommandArgv(r->ac, hb_reply_cb, r,
-			(int)(sizeof(hset) / sizeof(hset[0])), hset, NULL);
-	redisAsyncCommandArgv(r->ac, hb_reply_cb, r, 3, expire, NULL);
-	redisAsyncCommandArgv(r->ac, hb_reply_cb, r, 3, sadd, NULL);
+	/* pipelined; each reply is counted by hb_reply_cb (a command that
+	 * could not be sent does not count) */
+	if(mw_redis_cmd(r->redis, hb_reply_cb, r,
+			   (int)(sizeof(hset) / sizeof(hset[0])), hset, NULL) < 0)
+		r->hb_inflight--;
+	if(mw_redis_cmd(r->redis, hb_reply_cb, r, 3, expire, NULL) < 0)
+		r->hb_inflight--;
+	if(mw_redis_cmd(r->redis, hb_reply_cb, r, 3, sadd, NULL) < 0)
+		r->hb_inflight--;
 }
 
 static void hb_cb(evutil_socket_t fd, short what, void *arg)
@@ -246,14 +150,12 @@ int mw_registry_new(struct event_base *base, const struct mw_config *cfg,
 		return -EINVAL;
 	}
 	r->hb = event_new(base, -1, EV_PERSIST, hb_cb, r);
-	r->retry = event_new(base, -1, 0, reconnect_cb, r);
-	if(!r->hb || !r->retry) {
+	if(!r->hb ||
+			mw_redis_new(base, cfg, "registry", state_cb, r, &r->redis) < 0) {
 		mw_registry_free(r);
 		return -ENOMEM;
 	}
 	event_add(r->hb, &tv);
-	if(start_connect(r) < 0)
-		schedule_reconnect(r);
 	*out = r;
 	return 0;
 }
@@ -277,15 +179,14 @@ void mw_registry_remove(struct mw_registry *r, void (*done)(void *), void *arg)
 	event_del(r->hb);
 	r->leaving = 1;
 	atomic_store(&r->st->registry_ok, 0);
-	if(!r->ac || !r->connected) {
+	/* the last reply of the pipeline says both were processed */
+	if(mw_redis_cmd(r->redis, NULL, NULL, 2, del, NULL) < 0 ||
+			mw_redis_cmd(r->redis, removed_cb, r, 3, srem, NULL) < 0) {
 		done(arg);
 		return;
 	}
 	r->removed = done;
 	r->removed_arg = arg;
-	redisAsyncCommandArgv(r->ac, NULL, NULL, 2, del, NULL);
-	/* the last reply of the pipeline says both were processed */
-	redisAsyncCommandArgv(r->ac, removed_cb, r, 3, srem, NULL);
 }
 
 void mw_registry_free(struct mw_registry *r)
@@ -293,17 +194,12 @@ void mw_registry_free(struct mw_registry *r)
 	if(!r)
 		return;
 	r->closing = 1;
-	if(r->ac) {
-		/* pending callbacks run now with a NULL reply */
-		redisAsyncFree(r->ac);
-		r->ac = NULL;
-	}
+	/* pending callbacks run now with a NULL reply */
+	mw_redis_free(r->redis);
 	if(r->removed)
 		removed_cb(NULL, NULL, r);
 	if(r->hb)
 		event_free(r->hb);
-	if(r->retry)
-		event_free(r->retry);
 	free(r);
 }
 
@@ -390,7 +286,7 @@ int mw_registry_get_agent(
 
 	if(!br_id_valid(id) || !*id)
 		return -EINVAL;
-	if(!r->ac || !r->connected)
+	if(!mw_redis_up(r->redis))
 		return -ENOTCONN;
 	if(br_key(key, sizeof(key), BR_K_AGENT, id) < 0)
 		return -EINVAL;
@@ -401,8 +297,7 @@ int mw_registry_get_agent(
 	l->cb = cb;
 	l->arg = arg;
 	snprintf(l->id, sizeof(l->id), "%s", id);
-	if(redisAsyncCommandArgv(r->ac, agent_reply_cb, l, 2, argv, NULL) !=
-			REDIS_OK) {
+	if(mw_redis_cmd(r->redis, agent_reply_cb, l, 2, argv, NULL) < 0) {
 		free(l);
 		return -ENOTCONN;
 	}

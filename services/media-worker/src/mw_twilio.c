@@ -32,10 +32,6 @@
 #define MW_TW_MAX_DIGITS 64
 /* Transfer target length (E.164 or SIP URI). */
 #define MW_TW_MAX_TARGET 256
-/* Transfer context headers: how many, name and value lengths. */
-#define MW_TW_MAX_XHDRS 8
-#define MW_TW_MAX_XHDR_NAME 64
-#define MW_TW_MAX_XHDR_VALUE 256
 
 /* ---- identities ---------------------------------------------------------- */
 

@@ -11,6 +11,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Transfer context headers: how many, name and value lengths; as
+ * "Name: value\r\n" lines they take at most MW_TW_XHDRS_TEXT_MAX bytes. */
+#define MW_TW_MAX_XHDRS 8
+#define MW_TW_MAX_XHDR_NAME 64
+#define MW_TW_MAX_XHDR_VALUE 256
+#define MW_TW_XHDRS_TEXT_MAX \
+	(MW_TW_MAX_XHDRS * (MW_TW_MAX_XHDR_NAME + MW_TW_MAX_XHDR_VALUE + 4))
+
 /* One stream's identity and counters (the sender side). */
 struct mw_twilio_stream
 {

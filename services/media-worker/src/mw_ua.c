@@ -988,7 +988,7 @@ static void ua_input(
 
 static int add_header_lines(osip_message_t *m, const char *hdrs)
 {
-	char name[64], value[512];
+	char name[80], value[512]; /* X- context headers: names <= 64 */
 	const char *p = hdrs, *colon, *eol;
 	size_t nl, vl;
 
@@ -1582,7 +1582,7 @@ int mw_ua_can_take(const struct mw_ua *ua)
 		return -ESHUTDOWN;
 	if(ua->ncalls >= ua->cfg->capacity)
 		return -EBUSY;
-	return 0;
+	return (int)(ua->cfg->capacity - ua->ncalls);
 }
 
 void mw_ua_add_call(struct mw_ua *ua, struct mw_call *c)

@@ -106,8 +106,8 @@ void mw_ua_call_done(struct mw_ua *ua, struct mw_call *c);
 /* ---- for mw_dial, mw_xfer, mw_cdr (SIP thread) -------------------------- */
 
 struct mw_record *mw_ua_record(const struct mw_ua *ua);
-/* 0 when a new call may start now, -EBUSY at capacity, -ESHUTDOWN while
- * draining. */
+/* How many new calls may start now (> 0), -EBUSY at capacity,
+ * -ESHUTDOWN while draining. */
 int mw_ua_can_take(const struct mw_ua *ua);
 /* Links a call the worker originates into the call table (the UA owns
  * it from now on, as for inbound calls). */

@@ -23,6 +23,7 @@
 #include "mw_log.h"
 #include "mw_metrics.h"
 #include "mw_sip.h"
+#include "mw_twilio.h"
 #include "mw_ai.h"
 #include "mw_ua.h"
 #include "mw_wav.h"
@@ -31,7 +32,7 @@
 /* The mark queued after the fallback message: a name no backend sends
  * (the backend is gone anyway when it is used). */
 #define POLICY_MARK "\001byoc-fallback-message"
-#define XHDRS_MAX 2400	 /* context header lines from the backend */
+#define XHDRS_MAX (MW_TW_XHDRS_TEXT_MAX + 1) /* the backend's context lines */
 #define REFER_TO_MAX 480 /* fits mw_ua's header line buffer */
 
 struct mw_xfer
@@ -351,6 +352,11 @@ void mw_xfer_m_request(struct mw_call *c, const char *target, const char *hdrs)
 	snprintf(m.target, sizeof(m.target), "%s", target ? target : "");
 	if(hdrs && strlen(hdrs) < sizeof(m.hdrs))
 		snprintf(m.hdrs, sizeof(m.hdrs), "%s", hdrs);
+	else if(hdrs)
+		MW_LOG_LIMIT(MW_LOG_WARN,
+				"call %s: the backend's transfer headers (%zu bytes) exceed "
+				"%d: the transfer goes without them",
+				c->call_id, strlen(hdrs), XHDRS_MAX - 1);
 	mw__call_post_sip(c, s_request, &m, sizeof(m));
 }
 

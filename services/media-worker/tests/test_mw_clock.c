@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * test_mw_clock.c -- the loop's media clock (timing wheel): entries run
- * in due order and never before their slot, keep their phase, can be
- * removed from inside another entry's run, past-due and far-future
- * entries, an empty wheel leaves the loop, and the clock runs before I/O
- * of the same iteration unless the loop has not served I/O recently.
- * No timing is asserted beyond "not early".
+ * no earlier than MW_CLOCK_EARLY_NS before their due time, keep their
+ * phase and their order within a slot, can be removed from inside
+ * another entry's run; past-due and far-future entries; an empty wheel
+ * leaves the loop; the clock runs before I/O of the same iteration unless
+ * the loop has not served I/O recently. No timing is asserted beyond
+ * "not early".
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -94,6 +95,32 @@ static void test_phases_kept(void **state)
 		assert_int_equal(x[i].runs, 8);
 		check_runs(&x[i], t0 + i * 3500000ull);
 	}
+	t_base_free(base);
+}
+
+static void test_slot_order_stable(void **state)
+{
+	struct event_base *base = t_base_new();
+	/* four entries in one slot, added in this order */
+	uint64_t t0 = (mw_clock_now_ns() / MW_CLOCK_SLOT_NS + 3) * MW_CLOCK_SLOT_NS;
+	struct ent x[4];
+	int order[20], n = 0, i;
+
+	(void)state;
+	memset(x, 0, sizeof(x));
+	for(i = 0; i < 4; i++) {
+		mw_clock_entry_init(&x[i].e, run_cb);
+		x[i].want = 5;
+		x[i].id = i;
+		x[i].order = order;
+		x[i].norder = &n;
+		mw_clock_add(t_clk, &x[i].e, t0 + (uint64_t)i * 100000);
+	}
+	assert_int_equal(event_base_dispatch(base), 1);
+	/* every period in the same order: each keeps its place in the slot */
+	assert_int_equal(n, 20);
+	for(i = 0; i < 20; i++)
+		assert_int_equal(order[i], i % 4);
 	t_base_free(base);
 }
 
@@ -231,6 +258,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 			cmocka_unit_test(test_phases_kept),
+			cmocka_unit_test(test_slot_order_stable),
 			cmocka_unit_test(test_del_from_another_run),
 			cmocka_unit_test(test_past_and_far),
 			cmocka_unit_test(test_clock_before_io),

@@ -23,6 +23,7 @@
 #include "mw_call.h"
 #include "mw_cdr.h"
 #include "mw_config.h"
+#include "mw_test_config.h"
 #include "mw_dial.h"
 #include "mw_l16.h"
 #include "mw_twilio.h"
@@ -32,35 +33,13 @@ static const char *const envs[] = {"BYOC_WORKER_EDGE", "BYOC_WORKER_SECRET",
 		"BYOC_WORKER_RING_TIMEOUT", "BYOC_STREAM_MAXLEN",
 		"BYOC_WORKER_HEARTBEAT", NULL};
 
-static void clear_env(void)
-{
-	int i;
-
-	for(i = 0; envs[i]; i++)
-		unsetenv(envs[i]);
-}
-
-static int load(struct mw_config *c, char *err, size_t errlen, ...)
-{
-	char *argv[16] = {"byoc-media-worker"};
-	int argc = 1;
-	va_list ap;
-	char *a;
-
-	va_start(ap, errlen);
-	while((a = va_arg(ap, char *)) != NULL && argc < 15)
-		argv[argc++] = a;
-	va_end(ap);
-	return mw_config_load(c, argc, argv, err, errlen);
-}
-
 static void config_outbound(void **state)
 {
 	struct mw_config c;
 	char err[256];
 
-	clear_env();
-	assert_int_equal(load(&c, err, sizeof(err), NULL), 0);
+	t_clear_env(envs);
+	assert_int_equal(t_load(&c, err, sizeof(err), NULL), 0);
 	assert_string_equal(c.edge_ip, "");
 	assert_int_equal(c.jobs, 0); /* no edge, no jobs */
 	assert_int_equal(c.job_reclaim_s, 30);
@@ -69,7 +48,7 @@ static void config_outbound(void **state)
 
 	setenv("BYOC_WORKER_EDGE", "10.0.0.5", 1);
 	setenv("BYOC_WORKER_SECRET", "s3cret", 1);
-	assert_int_equal(load(&c, err, sizeof(err), "--ring-timeout", "12",
+	assert_int_equal(t_load(&c, err, sizeof(err), "--ring-timeout", "12",
 							 "--job-reclaim", "9", NULL),
 			0);
 	assert_string_equal(c.edge_ip, "10.0.0.5");
@@ -78,29 +57,30 @@ static void config_outbound(void **state)
 	assert_int_equal(c.jobs, 1); /* on by default with an edge */
 	assert_int_equal(c.ring_timeout_s, 12);
 	assert_int_equal(c.job_reclaim_s, 9);
-	assert_int_equal(load(&c, err, sizeof(err), "--jobs", "0", NULL), 0);
+	assert_int_equal(t_load(&c, err, sizeof(err), "--jobs", "0", NULL), 0);
 	assert_int_equal(c.jobs, 0);
 
 	/* refusals name the setting */
-	clear_env();
+	t_clear_env(envs);
 	setenv("BYOC_WORKER_JOBS", "1", 1);
-	assert_int_equal(load(&c, err, sizeof(err), NULL), -EINVAL);
+	assert_int_equal(t_load(&c, err, sizeof(err), NULL), -EINVAL);
 	assert_non_null(strstr(err, "BYOC_WORKER_EDGE"));
-	clear_env();
-	assert_int_equal(load(&c, err, sizeof(err), "--edge", "edge.example", NULL),
+	t_clear_env(envs);
+	assert_int_equal(
+			t_load(&c, err, sizeof(err), "--edge", "edge.example", NULL),
 			-EINVAL);
 	assert_non_null(strstr(err, "BYOC_WORKER_EDGE"));
 	/* a reclaim shorter than two heartbeats would steal live jobs */
 	setenv("BYOC_WORKER_EDGE", "10.0.0.5:5070", 1);
 	setenv("BYOC_WORKER_HEARTBEAT", "5", 1);
 	setenv("BYOC_WORKER_JOB_RECLAIM", "6", 1);
-	assert_int_equal(load(&c, err, sizeof(err), NULL), -EINVAL);
+	assert_int_equal(t_load(&c, err, sizeof(err), NULL), -EINVAL);
 	assert_non_null(strstr(err, "BYOC_WORKER_JOB_RECLAIM"));
-	clear_env();
+	t_clear_env(envs);
 	setenv("BYOC_WORKER_SECRET", "has space", 1);
-	assert_int_equal(load(&c, err, sizeof(err), NULL), -EINVAL);
+	assert_int_equal(t_load(&c, err, sizeof(err), NULL), -EINVAL);
 	assert_non_null(strstr(err, "BYOC_WORKER_SECRET"));
-	clear_env();
+	t_clear_env(envs);
 }
 
 static void dial_requests(void **state)

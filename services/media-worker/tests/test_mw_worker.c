@@ -20,6 +20,7 @@
 
 #include "mw_call.h"
 #include "mw_config.h"
+#include "mw_test_config.h"
 #include "mw_metrics.h"
 #include "mw_registry.h"
 #include "mw_sip.h"
@@ -34,35 +35,13 @@ static const char *const envs[] = {"BYOC_WORKER_ID", "BYOC_WORKER_SIP",
 		"BYOC_WORKER_AI_TIMEOUT", "BYOC_WORKER_WS_BACKLOG", "BYOC_LOG_LEVEL",
 		NULL};
 
-static void clear_env(void)
-{
-	int i;
-
-	for(i = 0; envs[i]; i++)
-		unsetenv(envs[i]);
-}
-
-static int load(struct mw_config *c, char *err, size_t errlen, ...)
-{
-	char *argv[16] = {"byoc-media-worker"};
-	int argc = 1;
-	va_list ap;
-	char *a;
-
-	va_start(ap, errlen);
-	while((a = va_arg(ap, char *)) != NULL && argc < 15)
-		argv[argc++] = a;
-	va_end(ap);
-	return mw_config_load(c, argc, argv, err, errlen);
-}
-
 static void config_defaults_env_and_options(void **state)
 {
 	struct mw_config c;
 	char err[256];
 
-	clear_env();
-	assert_int_equal(load(&c, err, sizeof(err), NULL), 0);
+	t_clear_env(envs);
+	assert_int_equal(t_load(&c, err, sizeof(err), NULL), 0);
 	assert_string_equal(c.sip_ip, "127.0.1.1");
 	assert_int_equal(c.sip_port, 5070);
 	assert_string_equal(c.adv_ip, "127.0.1.1");
@@ -84,7 +63,7 @@ static void config_defaults_env_and_options(void **state)
 	setenv("BYOC_SECRET_KEY",
 			"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
 			1);
-	assert_int_equal(load(&c, err, sizeof(err), "--capacity", "7",
+	assert_int_equal(t_load(&c, err, sizeof(err), "--capacity", "7",
 							 "--transport", "tcp", "--id", "w-9", NULL),
 			0);
 	assert_int_equal(c.capacity, 7); /* the option wins */
@@ -101,7 +80,7 @@ static void config_defaults_env_and_options(void **state)
 	assert_string_equal(c.redis_password, "pw");
 	assert_int_equal(c.have_secret_key, 1);
 	assert_int_equal(c.secret_key[1], 0x11);
-	clear_env();
+	t_clear_env(envs);
 }
 
 static void config_errors_name_the_setting(void **state)
@@ -130,19 +109,20 @@ static void config_errors_name_the_setting(void **state)
 	size_t i;
 
 	for(i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		clear_env();
+		t_clear_env(envs);
 		setenv(bad[i].env, bad[i].val, 1);
 		err[0] = 0;
-		if(load(&c, err, sizeof(err), NULL) != -EINVAL)
+		if(t_load(&c, err, sizeof(err), NULL) != -EINVAL)
 			fail_msg("%s=%s accepted", bad[i].env, bad[i].val);
 		if(!strstr(err, bad[i].needle))
 			fail_msg("%s=%s: error '%s' does not name %s", bad[i].env,
 					bad[i].val, err, bad[i].needle);
 	}
-	clear_env();
-	assert_int_equal(load(&c, err, sizeof(err), "--nope", "1", NULL), -EINVAL);
+	t_clear_env(envs);
+	assert_int_equal(
+			t_load(&c, err, sizeof(err), "--nope", "1", NULL), -EINVAL);
 	assert_non_null(strstr(err, "--nope"));
-	assert_int_equal(load(&c, err, sizeof(err), "extra", NULL), -EINVAL);
+	assert_int_equal(t_load(&c, err, sizeof(err), "extra", NULL), -EINVAL);
 }
 
 static void hostport_and_redis_forms(void **state)
