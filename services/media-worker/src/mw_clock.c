@@ -134,8 +134,9 @@ static void clock_cb(evutil_socket_t fd, short what, void *arg)
 		/* serve the slot from a list of its own: entries (re)added
 		 * meanwhile go to later slots, removals work as usual */
 		TAILQ_CONCAT(&c->serving, &c->slot[i], link);
-		TAILQ_FOREACH(e, &c->serving, link)
-		e->slot = MW_CLOCK_SLOTS;
+		TAILQ_FOREACH(e, &c->serving, link) {
+			e->slot = MW_CLOCK_SLOTS;
+		}
 		while((e = TAILQ_FIRST(&c->serving)) != NULL) {
 			unlink_entry(c, e);
 			if(e->due_ns / MW_CLOCK_SLOT_NS > end)
