@@ -46,7 +46,10 @@ wait_for 50 sh -c "kamcmd -s '$BYOC_CTL_SOCKET' byoc.workers | grep -q demo-w1" 
 	die "the worker did not register"
 
 say "the carrier's phone (baresip at 127.0.0.2) calls 415-555-0100 and keys 4 2 #"
-fullstack_call 4155550100 "$BYOC_RUN/audio/caller.wav" "$OUT" 14 "42#"
+# the caller speaks once the greeting (~7 s) is over, so that the echo
+# comes back alone rather than mixed into the greeting
+sox "$BYOC_RUN/audio/caller.raw.wav" -r 8000 -c 1 -b 16 "$BYOC_RUN/audio/caller-demo.wav" pad 9 8
+fullstack_call 4155550100 "$BYOC_RUN/audio/caller-demo.wav" "$OUT" 20 "42#"
 
 say "result"
 fullstack_report "$OUT"
