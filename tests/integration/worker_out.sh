@@ -204,4 +204,26 @@ assert_eq answered "$(job "$id" outcome)" "job 6: dialled and answered by the ne
 assert_eq ow3 "$(job "$id" worker)" "job 6: by ow3"
 assert_eq 2 "$(job "$id" attempts)" "job 6: second attempt"
 assert_eq 1 "$(invites ca6)" "job 6 dialled once"
+
+# --- 7. claimed 3 times, never dialled: abandoned, not claimed again ---------
+t_stop_uas ca6
+t_uas ca7 127.0.0.2 $PA uas_ring_cancel.xml
+kill -TERM "$(cat "$BYOC_RUN/worker-ow3.pid")"
+wait_for 100 sh -c "! kill -0 $(cat "$BYOC_RUN/worker-ow3.pid") 2>/dev/null" || fail "ow3 did not exit"
+id=$(job_add agent a1 to +14155550129 from +14155550100)
+rcli XREADGROUP GROUP workers ghost COUNT 1 STREAMS byoc:v1:jobs '>' >/dev/null
+rcli HSET "byoc:v1:job:$id" state claimed worker ghost attempts 3 >/dev/null
+worker ow4 3
+job_wait "$id" 300 || fail "job 7 not closed"
+assert_eq failed "$(job "$id" outcome)" "job 7: closed as failed"
+assert_eq 1 "$(job "$id" lost)" "job 7: marked lost"
+assert_match 'abandoned after 3 attempts' "$(job "$id" reason)" "job 7: the reason says why"
+assert_eq 3 "$(job "$id" attempts)" "job 7: not claimed a fourth time"
+assert_eq 1 "$(count byoc:v1:events job "$id" event job.abandoned)" "event job.abandoned"
+assert_eq 0 "$(rcli XPENDING byoc:v1:jobs workers | head -1)" "job 7: acknowledged"
+sleep 1
+assert_eq 0 "$(invites ca7)" "job 7 was not dialled"
+assert_match 'byoc_worker_jobs_total\{event="abandoned"\} 1' \
+	"$(curl -s "http://127.0.0.1:$((FS_WORKER_ADMIN + 3))/metrics")" "metric: one job abandoned"
+t_stop_uas ca7
 t_done

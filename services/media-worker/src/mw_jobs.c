@@ -27,12 +27,17 @@
 
 #define REFRESH_BATCH 100 /* ids per XCLAIM refresh */
 #define RECLAIM_COUNT 4	  /* entries per XAUTOCLAIM, at most the free slots */
+/* claims of one job whose worker stopped before dialling: the next
+ * reclaim closes it (a request that kills its workers must not go round
+ * the cluster for ever); a string for claim_lua */
+#define MAX_ATTEMPTS "3"
 
 /*
  * claim: KEYS job hash, stream; ARGV worker, now, group, entry id, ttl,
  * then the request's field/value pairs (kept in the hash: the stream
  * entry is deleted once the job is done).
  * -> {"claimed"} | {"done"} | {"canceled"} | {"dialled", worker, call_id}
+ *    | {"abandoned", attempts} (MAX_ATTEMPTS claims never got to dialling)
  * A job reclaimed as lost changes owner, so that a stalled (not dead)
  * previous owner's final write sees another owner and keeps this record.
  */
@@ -69,6 +74,17 @@ static const char claim_lua[] =
 		"  redis.call('XACK', KEYS[2], ARGV[3], ARGV[4])\n"
 		"  redis.call('XDEL', KEYS[2], ARGV[4])\n"
 		"  return {'canceled'}\n"
+		"end\n"
+		"local tries = tonumber(redis.call('HGET', KEYS[1], 'attempts')) or 0\n"
+		"if tries >= " MAX_ATTEMPTS " then\n"
+		"  redis.call('HSET', KEYS[1], 'state', 'done', 'outcome', 'failed',\n"
+		"    'lost', '1', 'worker', ARGV[1], 'ended_at', ARGV[2],\n"
+		"    'reason', 'abandoned after ' .. tries .. ' attempts: each "
+		"worker stopped before dialling')\n"
+		"  redis.call('EXPIRE', KEYS[1], ARGV[5])\n"
+		"  redis.call('XACK', KEYS[2], ARGV[3], ARGV[4])\n"
+		"  redis.call('XDEL', KEYS[2], ARGV[4])\n"
+		"  return {'abandoned', tostring(tries)}\n"
 		"end\n"
 		"redis.call('HSET', KEYS[1], 'state', 'claimed', 'worker', ARGV[1],\n"
 		"  'claimed_at', ARGV[2])\n"
@@ -525,6 +541,15 @@ static void claim_cb(redisAsyncContext *ac, void *reply, void *priv)
 	} else if(strcmp(what, "canceled") == 0) {
 		job_event(jb, "done", "outcome", "canceled", NULL, NULL);
 		MW_INFO("job %s canceled before dialling", jb->id);
+	} else if(strcmp(what, "abandoned") == 0) {
+		const char *n = rep->elements > 1 && rep->element[1]->str
+								? rep->element[1]->str
+								: "?";
+		MW_COUNT(MW_C_JOB_ABANDONED);
+		MW_WARN("job %s: abandoned after %s attempts (each worker that "
+				"claimed it stopped before dialling); closed as failed",
+				jb->id, n);
+		job_event(jb, "abandoned", "attempts", n, NULL, NULL);
 	}
 	job_drop(jb);
 }

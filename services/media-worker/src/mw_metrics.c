@@ -201,6 +201,7 @@ void mw_metrics_render(struct evbuffer *out, const struct mw_thread *t,
 			{MW_C_JOB_TAKEN, "taken"},
 			{MW_C_JOB_RECLAIMED, "reclaimed"},
 			{MW_C_JOB_DIALLED_ELSEWHERE, "dialled_elsewhere"},
+			{MW_C_JOB_ABANDONED, "abandoned"},
 			{MW_C_JOB_DONE, "done"},
 	};
 	static const struct labelled xfer[] = {

@@ -88,6 +88,7 @@ enum mw_ctr
 	MW_C_JOB_TAKEN,				/* read from the stream (new) */
 	MW_C_JOB_RECLAIMED,			/* taken over from a worker that stopped */
 	MW_C_JOB_DIALLED_ELSEWHERE, /* reclaimed but already dialled: not again */
+	MW_C_JOB_ABANDONED,			/* claimed MAX_ATTEMPTS times, never dialled */
 	MW_C_JOB_DONE,				/* outcome recorded and acknowledged */
 	/* transfers (REFER) by result, AI failures by policy applied */
 	MW_C_XFER_COMPLETED,
