@@ -63,6 +63,19 @@ for _id, kv in json.load(sys.stdin):
 print(n)' "$2" "$3" "${4:-}" "${5:-}"
 }
 field() { sed -n "s/^$1=//p" <<<"$2"; }
+stop_worker() { # id: SIGTERM, then until it is gone
+	kill -TERM "$(cat "$BYOC_RUN/worker-$1.pid")"
+	wait_for 100 sh -c "! kill -0 $(cat "$BYOC_RUN/worker-$1.pid") 2>/dev/null" || fail "$1 did not exit"
+}
+# a job claimed by a worker ("ghost") that stopped before dialling, after
+# 'attempts' claims; prints its id (no worker may be running)
+ghost_job() { # to attempts
+	local id
+	id=$(job_add agent a1 to "$1" from +14155550100)
+	rcli XREADGROUP GROUP workers ghost COUNT 1 STREAMS byoc:v1:jobs '>' >/dev/null
+	rcli HSET "byoc:v1:job:$id" state claimed worker ghost attempts "$2" >/dev/null
+	echo "$id"
+}
 invites() { # sipp name: INVITEs it received
 	local n
 	n=$(grep -c '^INVITE sip:' "$BYOC_LOG_DIR/$1.msg" 2>/dev/null || true)
@@ -193,11 +206,8 @@ t_stop_uas ca5
 
 # --- 6. claimed by a worker that died before dialling: dialled by the next --
 t_uas ca6 127.0.0.2 $PA uas_callee_media.xml -mi 127.0.0.2 -mp $((BYOC_RTP_MIN + 900))
-kill -TERM "$(cat "$BYOC_RUN/worker-ow2.pid")"
-wait_for 100 sh -c "! kill -0 $(cat "$BYOC_RUN/worker-ow2.pid") 2>/dev/null" || fail "ow2 did not exit"
-id=$(job_add agent a1 to +14155550128 from +14155550100)
-rcli XREADGROUP GROUP workers ghost COUNT 1 STREAMS byoc:v1:jobs '>' >/dev/null
-rcli HSET "byoc:v1:job:$id" state claimed worker ghost attempts 1 >/dev/null
+stop_worker ow2
+id=$(ghost_job +14155550128 1)
 worker ow3 2
 job_wait "$id" 300 || fail "job 6 not done"
 assert_eq answered "$(job "$id" outcome)" "job 6: dialled and answered by the next worker"
@@ -208,11 +218,8 @@ assert_eq 1 "$(invites ca6)" "job 6 dialled once"
 # --- 7. claimed 3 times, never dialled: abandoned, not claimed again ---------
 t_stop_uas ca6
 t_uas ca7 127.0.0.2 $PA uas_ring_cancel.xml
-kill -TERM "$(cat "$BYOC_RUN/worker-ow3.pid")"
-wait_for 100 sh -c "! kill -0 $(cat "$BYOC_RUN/worker-ow3.pid") 2>/dev/null" || fail "ow3 did not exit"
-id=$(job_add agent a1 to +14155550129 from +14155550100)
-rcli XREADGROUP GROUP workers ghost COUNT 1 STREAMS byoc:v1:jobs '>' >/dev/null
-rcli HSET "byoc:v1:job:$id" state claimed worker ghost attempts 3 >/dev/null
+stop_worker ow3
+id=$(ghost_job +14155550129 3)
 worker ow4 3
 job_wait "$id" 300 || fail "job 7 not closed"
 assert_eq failed "$(job "$id" outcome)" "job 7: closed as failed"

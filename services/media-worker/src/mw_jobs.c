@@ -500,6 +500,12 @@ static void start_dial(struct job *jb)
 		job_drop(jb);
 }
 
+/* String element i of an array reply, or 'dflt'. */
+static const char *elem_str(const redisReply *r, size_t i, const char *dflt)
+{
+	return r->elements > i && r->element[i]->str ? r->element[i]->str : dflt;
+}
+
 static void claim_cb(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct job *jb = priv;
@@ -526,12 +532,7 @@ static void claim_cb(redisAsyncContext *ac, void *reply, void *priv)
 		return;
 	}
 	if(strcmp(what, "dialled") == 0) {
-		const char *prev = rep->elements > 1 && rep->element[1]->str
-								   ? rep->element[1]->str
-								   : "";
-		const char *cid = rep->elements > 2 && rep->element[2]->str
-								  ? rep->element[2]->str
-								  : "";
+		const char *prev = elem_str(rep, 1, ""), *cid = elem_str(rep, 2, "");
 		MW_COUNT(MW_C_JOB_DIALLED_ELSEWHERE);
 		MW_NOTICE("job %s: worker %s stopped after dialling it (Call-ID "
 				  "%s); closed as lost, not dialled again",
@@ -542,9 +543,7 @@ static void claim_cb(redisAsyncContext *ac, void *reply, void *priv)
 		job_event(jb, "done", "outcome", "canceled", NULL, NULL);
 		MW_INFO("job %s canceled before dialling", jb->id);
 	} else if(strcmp(what, "abandoned") == 0) {
-		const char *n = rep->elements > 1 && rep->element[1]->str
-								? rep->element[1]->str
-								: "?";
+		const char *n = elem_str(rep, 1, "?");
 		MW_COUNT(MW_C_JOB_ABANDONED);
 		MW_WARN("job %s: abandoned after %s attempts (each worker that "
 				"claimed it stopped before dialling); closed as failed",
