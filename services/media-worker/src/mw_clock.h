@@ -66,7 +66,8 @@ int mw_clock_base_init(struct event_base *base);
 
 /* Returns 0 or -errno; *out is owned by the caller. */
 int mw_clock_new(struct event_base *base, struct mw_clock **out);
-/* Entries still scheduled are forgotten (their owners must be gone). */
+/* Entries still scheduled are unlinked (their owners must still exist,
+ * or have removed them with mw_clock_del). */
 void mw_clock_free(struct mw_clock *c);
 struct event_base *mw_clock_base(const struct mw_clock *c);
 

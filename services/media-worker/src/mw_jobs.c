@@ -102,12 +102,14 @@ static const char dial_lua[] =
 		"return 1\n";
 
 /* release (the INVITE was not sent after all): KEYS job hash; ARGV
- * worker, call_id */
+ * worker, call_id. The claim is not counted as an attempt: this worker
+ * did not stop (MAX_ATTEMPTS counts the claims whose workers did). */
 static const char release_lua[] =
 		"if redis.call('HGET', KEYS[1], 'worker') == ARGV[1] and\n"
 		"   redis.call('HGET', KEYS[1], 'call_id') == ARGV[2] and\n"
 		"   redis.call('HGET', KEYS[1], 'state') == 'dialing' then\n"
 		"  redis.call('HSET', KEYS[1], 'state', 'claimed', 'call_id', '')\n"
+		"  redis.call('HINCRBY', KEYS[1], 'attempts', -1)\n"
 		"end\n"
 		"return 1\n";
 

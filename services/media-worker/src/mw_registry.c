@@ -28,18 +28,21 @@ struct mw_registry
 	struct event *hb;		/* heartbeat timer */
 	int hb_inflight;		/* replies still expected for this beat */
 	int hb_failed;
-	int hb_again;		  /* kicked while a beat was in flight: send one more */
-	int closing;		  /* mw_registry_free in progress */
-	int leaving;		  /* deregistered: no heartbeat any more */
-	char key[BR_KEY_MAX]; /* byoc:v1:worker:<id> */
+	int hb_again; /* kicked while a beat was in flight: send one more */
+	int closing;  /* mw_registry_free in progress */
+	int leaving;  /* deregistered: no heartbeat any more */
+	struct lookup *lookups; /* pending agent lookups */
+	char key[BR_KEY_MAX];	/* byoc:v1:worker:<id> */
 	void (*removed)(void *);
 	void *removed_arg;
 };
 
+/* A pending agent lookup; on r->lookups until its reply. */
 struct lookup
 {
 	struct mw_registry *r;
-	mw_agent_cb cb;
+	struct lookup *next, **pprev;
+	mw_agent_cb cb; /* NULL: forgotten (mw_registry_forget) */
 	void *arg;
 	char id[BR_ID_MAX + 1];
 };
@@ -91,6 +94,15 @@ static void hb_reply_cb(redisAsyncContext *ac, void *reply, void *priv)
 	}
 }
 
+/* One command of a beat; one that cannot be sent fails the beat. */
+static void hb_send(struct mw_registry *r, int argc, const char **argv)
+{
+	if(mw_redis_cmd(r->redis, hb_reply_cb, r, argc, argv, NULL) < 0) {
+		r->hb_inflight--;
+		r->hb_failed = 1;
+	}
+}
+
 void mw_registry_kick(struct mw_registry *r)
 {
 	char port[8], cap[16], active[16], ttl[16], draining[4];
@@ -119,13 +131,9 @@ void mw_registry_kick(struct mw_registry *r)
 	r->hb_inflight = 3;
 	/* pipelined; each reply is counted by hb_reply_cb (a command that
 	 * could not be sent does not count) */
-	if(mw_redis_cmd(r->redis, hb_reply_cb, r,
-			   (int)(sizeof(hset) / sizeof(hset[0])), hset, NULL) < 0)
-		r->hb_inflight--;
-	if(mw_redis_cmd(r->redis, hb_reply_cb, r, 3, expire, NULL) < 0)
-		r->hb_inflight--;
-	if(mw_redis_cmd(r->redis, hb_reply_cb, r, 3, sadd, NULL) < 0)
-		r->hb_inflight--;
+	hb_send(r, (int)(sizeof(hset) / sizeof(hset[0])), hset);
+	hb_send(r, 3, expire);
+	hb_send(r, 3, sadd);
 }
 
 static void hb_cb(evutil_socket_t fd, short what, void *arg)
@@ -269,7 +277,11 @@ static void agent_reply_cb(redisAsyncContext *ac, void *reply, void *priv)
 			rc = mw_registry_agent_parse(l->id, kv, n, a, err, sizeof(err));
 		}
 	}
-	l->cb(l->arg, rc, rc == 0 ? a : NULL, err);
+	*l->pprev = l->next;
+	if(l->next)
+		l->next->pprev = l->pprev;
+	if(l->cb)
+		l->cb(l->arg, rc, rc == 0 ? a : NULL, err);
 	if(a) {
 		br_secret_wipe(a, sizeof(*a));
 		free(a);
@@ -301,5 +313,19 @@ int mw_registry_get_agent(
 		free(l);
 		return -ENOTCONN;
 	}
+	l->next = r->lookups;
+	if(l->next)
+		l->next->pprev = &l->next;
+	r->lookups = l;
+	l->pprev = &r->lookups;
 	return 0;
+}
+
+void mw_registry_forget(struct mw_registry *r, void *arg)
+{
+	struct lookup *l;
+
+	for(l = r ? r->lookups : NULL; l; l = l->next)
+		if(l->arg == arg)
+			l->cb = NULL;
 }

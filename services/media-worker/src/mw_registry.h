@@ -39,6 +39,9 @@ typedef void (*mw_agent_cb)(
  * call) or -ENOTCONN / -EINVAL (no callback). */
 int mw_registry_get_agent(
 		struct mw_registry *r, const char *id, mw_agent_cb cb, void *arg);
+/* The lookups still pending for 'arg' will not call back (their owner is
+ * being freed). */
+void mw_registry_forget(struct mw_registry *r, void *arg);
 
 /* Parses an HGETALL-style field list into an agent (pure; for tests):
  * defaults, every known field, unknown fields ignored, then the record

@@ -1514,6 +1514,9 @@ void mw_ua_free(struct mw_ua *ua)
 		forget_call(ua, c);
 		if(c->dlg)
 			mw_ua_stop_2xx(ua, c->dlg);
+		/* an agent lookup still in flight must not call back into it
+		 * when the registry's connection is closed after us */
+		mw_registry_forget(ua->reg, c);
 		mw_call_free(c);
 	}
 	ua->calls = NULL;

@@ -354,8 +354,11 @@ static void ws_flush(struct mw_ws *ws)
 	if(evbuffer_get_length(bufferevent_get_output(ws->bev)) == 0)
 		(void)evbuffer_write(ws->out, bufferevent_getfd(ws->bev));
 	if(evbuffer_get_length(ws->out) > 0 &&
-			bufferevent_write_buffer(ws->bev, ws->out) < 0)
+			bufferevent_write_buffer(ws->bev, ws->out) < 0) {
+		/* frames cannot be dropped from the middle of the stream */
 		evbuffer_drain(ws->out, evbuffer_get_length(ws->out));
+		ws_finish(ws, 1006, "out of memory");
+	}
 }
 
 static int ws_open(struct mw_ws *ws)

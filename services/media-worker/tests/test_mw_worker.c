@@ -13,6 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <event2/buffer.h>
@@ -370,6 +374,63 @@ static void queues_and_metrics(void **state)
 	mw_threads_free(t, 2);
 }
 
+/* ---- registry: lookups of an owner being freed do not call back ---- */
+
+static int forget_rc;
+
+static void count_cb(void *arg, int rc, const br_agent_t *a, const char *err)
+{
+	(void)a;
+	(void)err;
+	(*(int *)arg)++;
+	forget_rc = rc;
+}
+
+static void registry_forget(void **state)
+{
+	struct sockaddr_in sa = {0};
+	socklen_t len = sizeof(sa);
+	struct event_base *base;
+	struct mw_registry *r = NULL;
+	struct mw_status st = {0};
+	struct mw_config c;
+	char err[256], url[64];
+	int lfd, rc = -ENOTCONN, i, a_calls = 0, b_calls = 0;
+
+	(void)state;
+	/* a "Redis" that accepts connections and never answers: both lookups
+	 * stay pending until the registry is freed */
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 8), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
+	t_clear_env(envs);
+	snprintf(url, sizeof(url), "redis://127.0.0.1:%u/0", ntohs(sa.sin_port));
+	setenv("BYOC_REDIS_URL", url, 1);
+	assert_int_equal(t_load(&c, err, sizeof(err), NULL), 0);
+	unsetenv("BYOC_REDIS_URL");
+	base = event_base_new();
+	assert_int_equal(mw_registry_new(base, &c, &st, &r), 0);
+	for(i = 0; i < 400 && rc == -ENOTCONN; i++) {
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		rc = mw_registry_get_agent(r, "agent-a", count_cb, &a_calls);
+		if(rc == -ENOTCONN)
+			usleep(5000);
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(
+			mw_registry_get_agent(r, "agent-b", count_cb, &b_calls), 0);
+	mw_registry_forget(r, &a_calls);
+	mw_registry_free(r); /* pending replies: NULL */
+	assert_int_equal(a_calls, 0);
+	assert_int_equal(b_calls, 1);
+	assert_int_equal(forget_rc, -EIO);
+	event_base_free(base);
+	close(lfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -377,6 +438,7 @@ int main(void)
 			cmocka_unit_test(config_errors_name_the_setting),
 			cmocka_unit_test(hostport_and_redis_forms),
 			cmocka_unit_test(agent_records),
+			cmocka_unit_test(registry_forget),
 			cmocka_unit_test(custom_parameters),
 			cmocka_unit_test(info_dtmf_bodies),
 			cmocka_unit_test(queues_and_metrics),
