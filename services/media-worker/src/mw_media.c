@@ -15,11 +15,12 @@
  * 48000 -> 16000 division survives wraparound); the playout FIFO and its
  * marks work at arate. Resamplers exist only where two rates differ.
  *
- * Clock. A one-shot libevent timer is re-armed after every tick for the
- * time left until an absolute CLOCK_MONOTONIC deadline, and the deadline
- * advances by exactly 20 ms per tick: wakeup latency shows as jitter of a
- * single packet, never as drift, so exactly 50 packets/s leave on average
- * with contiguous sequence numbers and timestamps. A late wakeup runs the
+ * Clock. The session's tick is an entry of the loop's media clock
+ * (mw_clock: one timing wheel per loop), re-added after every tick at an
+ * absolute CLOCK_MONOTONIC deadline on the clock's 1 ms grid, and the
+ * deadline advances by exactly 20 ms per tick: wakeup latency shows as
+ * jitter of a single packet, never as drift, so exactly 50 packets/s
+ * leave on average with contiguous sequence numbers and timestamps. A late wakeup runs the
  * missed ticks at once (up to 10, i.e. 200 ms); after a longer stall the
  * missed ticks are skipped: the timestamp jumps by the stalled time,
  * sequence numbers stay contiguous and the marker bit is set.
